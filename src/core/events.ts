@@ -1,0 +1,132 @@
+import { z } from "zod";
+import { approversSchema, decisionSchema, policyDecisionSchema } from "./decision.js";
+
+const json = z.unknown();
+
+/** Who the call is going to: an MCP server by name, or a model-proposed tool via the gateway. */
+const toolCallData = z.object({
+  callId: z.string(),
+  via: z.enum(["mcp", "gateway"]),
+  method: z.string().describe("The protocol method, e.g. tools/call or resources/read."),
+  server: z.string(),
+  tool: z.string(),
+  arguments: json,
+});
+
+/** Every event type's data schema, keyed by type. Types are `<noun>-<action>`. */
+export const eventDataSchemas = {
+  "model-request": z.object({ provider: z.string(), model: z.string(), path: z.string(), body: json }),
+  "model-response": z.object({
+    provider: z.string(),
+    model: z.string(),
+    status: z.number().int(),
+    streamed: z.boolean(),
+    latencyMs: z.number(),
+    body: json,
+  }),
+  "tool-call": toolCallData,
+  "policy-decision": policyDecisionSchema.extend({ callId: z.string() }),
+  "approval-request": z.object({
+    approvalId: z.string(),
+    callId: z.string(),
+    ruleId: z.string(),
+    approvers: approversSchema,
+    expiresAt: z.string(),
+    server: z.string(),
+    tool: z.string(),
+    arguments: json,
+  }),
+  "approval-decision": z.object({
+    approvalId: z.string(),
+    callId: z.string(),
+    outcome: z.enum(["approved", "denied", "expired"]),
+    reviewer: z.string(),
+    reason: z.string().optional(),
+    scope: z.enum(["once", "session"]),
+  }),
+  "tool-result": z.object({
+    callId: z.string(),
+    isError: z.boolean(),
+    latencyMs: z.number(),
+    result: json,
+  }),
+  "tool-pin": z.object({
+    server: z.string(),
+    tool: z.string(),
+    definitionHash: z.string(),
+    status: z.enum(["pinned", "changed", "approved"]),
+    approvedBy: z.string().optional(),
+  }),
+  "policy-load": z.object({
+    ok: z.boolean(),
+    path: z.string().nullable(),
+    policyVersion: z.string().nullable(),
+    problems: z.array(z.string()),
+  }),
+  "sandbox-run": z.object({ command: z.array(z.string()), exitCode: z.number().int().nullable() }).passthrough(),
+  finding: z
+    .object({
+      detector: z.string(),
+      severity: z.enum(["info", "low", "medium", "high", "critical"]),
+      explanation: z.string(),
+      evidence: z.array(z.object({ eventId: z.string(), span: z.tuple([z.number(), z.number()]).optional() })),
+    })
+    .passthrough(),
+  "claim-check": z.object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) }).passthrough(),
+  "audit-verdict": z.object({ verdict: z.string() }).passthrough(),
+  "kill-switch": z.object({ engaged: z.boolean(), by: z.string(), reason: z.string().optional() }),
+  checkpoint: z.object({
+    /** The seq and hash of the event this checkpoint commits to (the one before it). */
+    headSeq: z.number().int(),
+    headHash: z.string(),
+    keyId: z.string(),
+    signature: z.string(),
+  }),
+  "eval-sample": z.object({ scenario: z.string() }).passthrough(),
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export const eventTypes = Object.keys(eventDataSchemas) as EventType[];
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
+
+export function isEventType(value: string): value is EventType {
+  return Object.hasOwn(eventDataSchemas, value);
+}
+
+/** What a producer hands to the store; the store assigns id, seq, time and the hashes. */
+export interface EventInput<T extends EventType = EventType> {
+  type: T;
+  agentId: string;
+  sessionId: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string | undefined;
+  data: EventData<T>;
+}
+
+export const storedEventSchema = z.object({
+  id: z.string(),
+  seq: z.number().int().min(1),
+  time: z.string(),
+  traceId: z.string(),
+  spanId: z.string(),
+  parentSpanId: z.string().optional(),
+  agentId: z.string(),
+  sessionId: z.string(),
+  type: z.string(),
+  data: json,
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+export interface StoredEvent<T extends EventType = EventType> extends EventInput<T> {
+  id: string;
+  seq: number;
+  time: string;
+  prevHash: string;
+  hash: string;
+}
+
+export function validateEventData<T extends EventType>(type: T, data: unknown): EventData<T> {
+  return eventDataSchemas[type].parse(data) as EventData<T>;
+}

@@ -1,0 +1,51 @@
+/**
+ * The seam between a proxy (MCP bridge, model gateway) and the daemon that owns the record and
+ * the constitution. A proxy never decides or writes by itself: it asks, and it forwards only
+ * what the answer allows. Every method fails closed: a rejected promise means "deny".
+ */
+export interface CallIdentity {
+  agentId: string;
+  sessionId: string;
+  traceId: string;
+  /** The span of the call; results and decisions are children of it. */
+  spanId: string;
+}
+
+export interface ToolCallRequest extends CallIdentity {
+  via: "mcp" | "gateway";
+  /** The protocol method: `tools/call`, `resources/read`, `prompts/get`, `sampling/createMessage`, ... */
+  method: string;
+  server: string;
+  /** The tool name, or the resource URI / prompt name for other methods. */
+  tool: string;
+  arguments: unknown;
+}
+
+/** What the proxy must do with the call. A denial carries the text the agent is shown. */
+export type CallVerdict =
+  | { effect: "allow"; callId: string }
+  | { effect: "deny"; callId: string; ruleId: string; message: string };
+
+export interface ToolDefinitionsCheck {
+  /** Names of tools whose definition matches its pin (or was just pinned); the rest are hidden. */
+  visible: string[];
+}
+
+export interface Oversight {
+  /**
+   * Records the call and its decision durably, waits for a person if the decision is hold,
+   * and resolves to the verdict only after the records are on disk.
+   */
+  decideToolCall(request: ToolCallRequest): Promise<CallVerdict>;
+  /** Records the result durably; the proxy returns it to the agent only after this resolves. */
+  recordToolResult(
+    identity: CallIdentity,
+    result: { callId: string; isError: boolean; latencyMs: number; result: unknown },
+  ): Promise<void>;
+  /** Pins tool definitions on first sight; a changed definition is hidden and reported. */
+  checkToolDefinitions(
+    identity: CallIdentity,
+    server: string,
+    tools: { name: string; definition: unknown }[],
+  ): Promise<ToolDefinitionsCheck>;
+}
