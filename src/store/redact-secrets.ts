@@ -1,0 +1,52 @@
+import { createHmac } from "node:crypto";
+
+// Field names whose string values are credentials, whatever they look like.
+const secretFieldName = /(^|[-_])(api[-_]?key|apikey|token|secret|password|passwd|authorization|cookie|credential|private[-_]?key)s?$/i;
+
+// Well-known credential shapes that can appear inside free text.
+const secretPatterns: RegExp[] = [
+  /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}/g, // OpenAI / Anthropic keys
+  /\bgh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
+  /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, // Slack tokens
+  /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key ids
+  /\bwdn_[A-Za-z0-9_-]{20,}/g, // Warden's own agent and operator tokens
+  /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, // JWTs
+  /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/g,
+];
+
+/**
+ * Replaces secrets with keyed fingerprints (`secret:` + 16 hex of HMAC-SHA256) so that equal
+ * secrets can still be matched across events without the secret being stored.
+ */
+export function createSecretRedactor(key: Buffer): (value: unknown) => unknown {
+  const fingerprint = (secret: string) =>
+    `secret:${createHmac("sha256", key).update(secret).digest("hex").slice(0, 16)}`;
+
+  const redactText = (text: string): string => {
+    let result = text;
+    for (const pattern of secretPatterns) {
+      if (pattern.test(result)) {
+        pattern.lastIndex = 0;
+        result = result.replace(pattern, (match) => fingerprint(match));
+      }
+      pattern.lastIndex = 0;
+    }
+    return result;
+  };
+
+  const redact = (value: unknown, fieldName: string | null): unknown => {
+    if (typeof value === "string") {
+      if (fieldName !== null && secretFieldName.test(fieldName) && value.length > 0) return fingerprint(value);
+      return redactText(value);
+    }
+    if (Array.isArray(value)) return value.map((item) => redact(item, null));
+    if (value !== null && typeof value === "object") {
+      const result: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) result[key] = redact(item, key);
+      return result;
+    }
+    return value;
+  };
+
+  return (value) => redact(value, null);
+}
