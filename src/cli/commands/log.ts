@@ -1,0 +1,81 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { dataFiles } from "../../core/data-dir.js";
+import { WardenError } from "../../core/errors.js";
+import type { EventQuery } from "../../core/event-store.js";
+import { isEventType, type StoredEvent } from "../../core/events.js";
+import { openReadOnly, readEvents } from "../../store/sqlite/sqlite-event-store.js";
+import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
+import { formatLogLine } from "../format-event.js";
+import { printJsonLine, printLine, printPaged } from "../output.js";
+
+/**
+ * Reads the log straight from the store file, read-only. SQLite's WAL lets readers run beside
+ * the daemon, so this works whether or not a daemon is up.
+ */
+export function readStore(dataDir: string, query: EventQuery): StoredEvent[] {
+  const file = path.join(dataDir, dataFiles.store);
+  if (!existsSync(file)) throw new WardenError("usage", `no Warden store in ${dataDir}`);
+  const database = openReadOnly(file);
+  try {
+    return readEvents(database, query);
+  } finally {
+    database.close();
+  }
+}
+
+export function registerLog(program: Command): void {
+  program
+    .command("log")
+    .description("show the event log, oldest first")
+    .addOption(dataDirOption())
+    .option("--agent <id>", "only this agent")
+    .option("--session <id>", "only this session")
+    .option("--type <type...>", "only these event types (e.g. tool-call policy-decision)")
+    .option("--since-seq <n>", "only events after this seq", "0")
+    .option("--limit <n>", "at most this many events", "100000")
+    .option("-f, --follow", "keep printing new events as they are written")
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExamples:\n  warden log --type policy-decision --json\n  warden log --follow --agent claude")
+    .action(
+      async (options: {
+        dataDir?: string;
+        agent?: string;
+        session?: string;
+        type?: string[];
+        sinceSeq: string;
+        limit: string;
+        follow?: boolean;
+        json?: boolean;
+      }) => {
+        const dataDir = dataDirFrom(options);
+        for (const type of options.type ?? []) {
+          if (!isEventType(type)) throw new WardenError("usage", `unknown event type "${type}"`);
+        }
+        const query: EventQuery = {
+          afterSeq: Number.parseInt(options.sinceSeq, 10) || 0,
+          limit: Number.parseInt(options.limit, 10) || 100_000,
+          ...(options.agent ? { agentId: options.agent } : {}),
+          ...(options.session ? { sessionId: options.session } : {}),
+          ...(options.type ? { types: options.type as EventQuery["types"] } : {}),
+        };
+        const events = readStore(dataDir, query);
+        if (!options.follow) {
+          if (options.json) for (const event of events) printJsonLine(event);
+          else await printPaged(events.map(formatLogLine));
+          return;
+        }
+        const print = (event: StoredEvent) => (options.json ? printJsonLine(event) : printLine(formatLogLine(event)));
+        events.forEach(print);
+        let afterSeq = events.at(-1)?.seq ?? query.afterSeq ?? 0;
+        // Follow by polling the read-only store: cheap, and it needs no socket permission.
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          const next = readStore(dataDir, { ...query, afterSeq, limit: 10_000 });
+          next.forEach(print);
+          afterSeq = next.at(-1)?.seq ?? afterSeq;
+        }
+      },
+    );
+}

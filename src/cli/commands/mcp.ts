@@ -1,0 +1,50 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { WardenError } from "../../core/errors.js";
+import { createLogger } from "../../core/logger.js";
+import { createStdioBridge } from "../../mcp/index.js";
+import { dataDirFrom, dataDirOption, policyOption } from "../common-options.js";
+import { connectAsAgent } from "../daemon-connection.js";
+
+export function registerMcp(program: Command): void {
+  program
+    .command("mcp")
+    .description("put an MCP server behind Warden: speak MCP on stdio, decide and record every call, forward what is allowed")
+    .addOption(dataDirOption())
+    .addOption(policyOption().makeOptionMandatory(false))
+    .option("--name <name>", "the server's name in rules and the log (default: the command's base name)")
+    .option("--agent <id>", "the agent's identity in rules and the log", "agent")
+    .option("--session <id>", "a fixed session id (default: from _meta, else one per connection)")
+    .argument("<command...>", "the upstream MCP server command, after --")
+    .addHelpText(
+      "after",
+      `
+Starts a daemon in the background (socket only) if none runs for the data directory; --policy
+is used only then. Use it in an MCP client configuration, e.g. .mcp.json:
+
+  { "mcpServers": { "files": { "command": "warden",
+      "args": ["mcp", "--name", "files", "--agent", "claude", "--",
+               "npx", "@modelcontextprotocol/server-filesystem", "/work/project"] } } }`,
+    )
+    .action(async (command: string[], options: { dataDir?: string; policy?: string; name?: string; agent: string; session?: string }) => {
+      const [upstream, ...args] = command;
+      if (!upstream) throw new WardenError("usage", "give the upstream server command after --");
+      const logger = createLogger({ name: "warden-mcp", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
+      const oversight = await connectAsAgent({
+        dataDir: dataDirFrom(options),
+        policyPath: options.policy ? path.resolve(options.policy) : null,
+      });
+      const bridge = createStdioBridge({
+        serverName: options.name ?? path.basename(upstream),
+        command: upstream,
+        args,
+        agentId: options.agent,
+        ...(options.session ? { sessionId: options.session } : {}),
+        oversight,
+        logger,
+      });
+      await bridge.start();
+      await bridge.closed;
+      oversight.close();
+    });
+}

@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process";
+import { existsSync, openSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { dataFiles } from "../core/data-dir.js";
+import { WardenError } from "../core/errors.js";
+import { DaemonClient } from "../server/daemon-client.js";
+import { ensureDataDir, readOperatorToken } from "../server/daemon-files.js";
+
+export function socketPathOf(dataDir: string): string {
+  return path.join(dataDir, dataFiles.socket);
+}
+
+/** A reviewer's connection: needs the operator token, so only the daemon's user has one. */
+export async function connectAsOperator(dataDir: string): Promise<DaemonClient> {
+  if (!existsSync(socketPathOf(dataDir))) {
+    throw new WardenError("daemon-unreachable", `no Warden daemon is running for ${dataDir} (start one with "warden up")`);
+  }
+  const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "operator", token: readOperatorToken(dataDir) });
+  await client.call("status");
+  return client;
+}
+
+export async function isDaemonRunning(dataDir: string): Promise<boolean> {
+  if (!existsSync(socketPathOf(dataDir))) return false;
+  const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "agent" });
+  try {
+    await client.call("status");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Connects as an agent bridge, starting a daemon in the background (socket only, no TCP
+ * port) when none runs for this data directory.
+ */
+export async function connectAsAgent(options: { dataDir: string; policyPath: string | null }): Promise<DaemonClient> {
+  const { dataDir } = options;
+  if (!(await isDaemonRunning(dataDir))) {
+    ensureDataDir(dataDir);
+    const binary = fileURLToPath(new URL("../../bin/warden.js", import.meta.url));
+    const log = openSync(path.join(dataDir, dataFiles.daemonLog), "a", 0o600);
+    const args = [binary, "up", "--data-dir", dataDir, "--socket-only"];
+    if (options.policyPath) args.push("--policy", options.policyPath);
+    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+    let exitedAt: number | null = null;
+    child.on("exit", () => {
+      exitedAt = Date.now();
+    });
+    child.unref();
+    const deadline = Date.now() + 15_000;
+    while (!(await isDaemonRunning(dataDir))) {
+      // A daemon that lost the start-up race exits at once while the winner comes up.
+      const gaveUp = exitedAt !== null && Date.now() - exitedAt > 2000;
+      if (Date.now() > deadline || gaveUp) {
+        throw new WardenError(
+          "daemon-unreachable",
+          `the Warden daemon did not start within 15 s; see ${path.join(dataDir, dataFiles.daemonLog)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "agent" });
+  await client.call("status");
+  return client;
+}

@@ -1,0 +1,58 @@
+import { Command, CommanderError } from "commander";
+import { WardenError } from "../core/errors.js";
+import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerDown } from "./commands/down.js";
+import { registerLog } from "./commands/log.js";
+import { registerMcp } from "./commands/mcp.js";
+import { registerPolicy } from "./commands/policy.js";
+import { registerStatus } from "./commands/status.js";
+import { registerTrace } from "./commands/trace.js";
+import { registerUp } from "./commands/up.js";
+import { registerVerify } from "./commands/verify.js";
+import { printError } from "./output.js";
+
+export function createProgram(): Command {
+  const program = new Command("warden")
+    .description("Warden: an oversight layer for AI agents. Every tool call decided by a constitution and recorded in a tamper-evident log.")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerUp(program);
+  registerDown(program);
+  registerStatus(program);
+  registerMcp(program);
+  registerVerify(program);
+  registerLog(program);
+  registerTrace(program);
+  registerPolicy(program);
+  registerApprovals(program);
+  registerTools(program);
+  registerDemo(program);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 a check failed, 2 usage or configuration). */
+export async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; commander has already printed them.
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      return 2;
+    }
+    if (WardenError.isInstance(error)) {
+      printError(error.message);
+      return error.code === "usage" || error.code === "config-invalid" || error.code === "policy-invalid" || error.code === "store-unavailable" ? 2 : 1;
+    }
+    printError(error instanceof Error ? error.message : String(error));
+    return 2;
+  }
+}

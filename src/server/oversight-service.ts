@@ -1,0 +1,310 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../core/canonical-json.js";
+import type { Decision, PolicyDecision } from "../core/decision.js";
+import type { EventStore } from "../core/event-store.js";
+import { WardenError } from "../core/errors.js";
+import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type {
+  CallIdentity,
+  CallVerdict,
+  Oversight,
+  ToolCallRequest,
+  ToolDefinitionsCheck,
+} from "../core/oversight.js";
+import { ApprovalQueue } from "../approvals/approval-queue.js";
+
+/** What the daemon needs from the policy engine (policy/ implements it). */
+export interface PolicyDecider {
+  readonly version: string;
+  decide(
+    input: {
+      agent: { id: string };
+      tool: { server: string; name: string; method: string; arguments: unknown };
+      session: { id: string; labels: string[] };
+      env?: Record<string, string>;
+    },
+    now?: Date,
+  ): PolicyDecision;
+}
+
+interface ToolPin {
+  definitionHash: string;
+  /** The newest definition seen, when it differs from the pin. */
+  changedTo: string | null;
+}
+
+/**
+ * The daemon's side of the oversight seam: decides with the current constitution, records
+ * call and decision durably before answering, holds for people, records results, and pins
+ * tool definitions.
+ */
+export class OversightService implements Oversight {
+  readonly #store: EventStore;
+  readonly #logger: Logger;
+  readonly #getPolicy: () => PolicyDecider;
+  readonly #approvals: ApprovalQueue;
+  readonly #now: () => Date;
+  readonly #nextId = createIdFactory();
+  readonly #sessionLabels = new Map<string, Set<string>>();
+  readonly #pins = new Map<string, ToolPin>();
+  #killSwitch: { engaged: boolean; reason: string } = { engaged: false, reason: "" };
+
+  constructor(options: {
+    store: EventStore;
+    logger: Logger;
+    getPolicy: () => PolicyDecider;
+    approvals: ApprovalQueue;
+    now?: () => Date;
+  }) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#getPolicy = options.getPolicy;
+    this.#approvals = options.approvals;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Rebuilds pins and session labels from the record after a restart. */
+  async restore(): Promise<void> {
+    let afterSeq = 0;
+    for (;;) {
+      const events = await this.#store.read({ afterSeq, limit: 5000, types: ["tool-pin", "policy-decision"] });
+      if (events.length === 0) break;
+      for (const event of events) {
+        if (event.type === "tool-pin") {
+          const data = event.data as { server: string; tool: string; definitionHash: string; status: string };
+          const key = pinKey(data.server, data.tool);
+          if (data.status === "changed") {
+            const pin = this.#pins.get(key);
+            if (pin) pin.changedTo = data.definitionHash;
+          } else {
+            this.#pins.set(key, { definitionHash: data.definitionHash, changedTo: null });
+          }
+        } else {
+          const data = event.data as { labels: string[] };
+          if (data.labels.length > 0) this.#labelsOf(event.sessionId, data.labels);
+        }
+      }
+      afterSeq = events[events.length - 1]!.seq;
+    }
+  }
+
+  get approvals(): ApprovalQueue {
+    return this.#approvals;
+  }
+
+  setKillSwitch(engaged: boolean, reason: string): void {
+    this.#killSwitch = { engaged, reason };
+  }
+
+  async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
+    const callId = this.#nextId();
+    const identity: CallIdentity = request;
+    const policyDecision = this.#decide(request);
+    const recorded = [
+      this.#store.append({
+        type: "tool-call",
+        agentId: identity.agentId,
+        sessionId: identity.sessionId,
+        traceId: identity.traceId,
+        spanId: identity.spanId,
+        data: {
+          callId,
+          via: request.via,
+          method: request.method,
+          server: request.server,
+          tool: request.tool,
+          arguments: request.arguments,
+        },
+      }),
+      this.#store.append({
+        type: "policy-decision",
+        ...eventIdentity(identity),
+        data: { callId, ...policyDecision },
+      }),
+    ];
+    // Both records share one group commit; nothing is answered before they are durable.
+    await Promise.all(recorded);
+    if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
+    const applied = policyDecision.applied;
+    if (applied.effect === "allow") return { effect: "allow", callId };
+    if (applied.effect === "deny") return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
+    return this.#hold(callId, request, applied);
+  }
+
+  async recordToolResult(
+    identity: CallIdentity,
+    result: { callId: string; isError: boolean; latencyMs: number; result: unknown },
+  ): Promise<void> {
+    await this.#store.append({ type: "tool-result", ...eventIdentity(identity), data: result });
+  }
+
+  async checkToolDefinitions(
+    identity: CallIdentity,
+    server: string,
+    tools: { name: string; definition: unknown }[],
+  ): Promise<ToolDefinitionsCheck> {
+    const visible: string[] = [];
+    const writes: Promise<unknown>[] = [];
+    for (const tool of tools) {
+      const key = pinKey(server, tool.name);
+      const definitionHash = `sha256:${createHash("sha256").update(canonicalJson(tool.definition)).digest("hex")}`;
+      const pin = this.#pins.get(key);
+      if (!pin) {
+        this.#pins.set(key, { definitionHash, changedTo: null });
+        writes.push(
+          this.#store.append({
+            type: "tool-pin",
+            ...eventIdentity(identity),
+            data: { server, tool: tool.name, definitionHash, status: "pinned" },
+          }),
+        );
+        visible.push(tool.name);
+      } else if (pin.definitionHash === definitionHash) {
+        visible.push(tool.name);
+      } else if (pin.changedTo !== definitionHash) {
+        pin.changedTo = definitionHash;
+        writes.push(
+          this.#store.append({
+            type: "tool-pin",
+            ...eventIdentity(identity),
+            data: { server, tool: tool.name, definitionHash, status: "changed" },
+          }),
+          this.#store.append({
+            type: "finding",
+            ...eventIdentity(identity),
+            data: {
+              detector: "tool-pinning",
+              severity: "high",
+              explanation: `The definition of ${server}/${tool.name} changed since it was pinned; the tool is hidden until someone runs "warden tools approve ${server}/${tool.name}".`,
+              evidence: [],
+              server,
+              tool: tool.name,
+              pinnedHash: pin.definitionHash,
+              newHash: definitionHash,
+            },
+          }),
+        );
+      }
+    }
+    await Promise.all(writes);
+    return { visible };
+  }
+
+  /** Re-approves a changed tool: its newest definition becomes the pin. */
+  async approveTool(server: string, tool: string, reviewer: string): Promise<string> {
+    const pin = this.#pins.get(pinKey(server, tool));
+    if (!pin) throw new WardenError("not-found", `no pinned tool ${server}/${tool}`);
+    if (pin.changedTo === null) throw new WardenError("not-found", `${server}/${tool} has not changed since it was pinned`);
+    const definitionHash = pin.changedTo;
+    await this.#store.append({
+      type: "tool-pin",
+      agentId: "warden",
+      sessionId: "warden",
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+      data: { server, tool, definitionHash, status: "approved", approvedBy: reviewer },
+    });
+    this.#pins.set(pinKey(server, tool), { definitionHash, changedTo: null });
+    return definitionHash;
+  }
+
+  #decide(request: ToolCallRequest): PolicyDecision {
+    const pin = request.method === "tools/call" ? this.#pins.get(pinKey(request.server, request.tool)) : undefined;
+    const pre = this.#preDecision(request, pin);
+    if (pre) return pre;
+    const policy = this.#getPolicy();
+    const decision = policy.decide(
+      {
+        agent: { id: request.agentId },
+        tool: { server: request.server, name: request.tool, method: request.method, arguments: request.arguments },
+        session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
+      },
+      this.#now(),
+    );
+    const applied = decision.applied;
+    if (applied.effect === "hold" && this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)) {
+      return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
+    }
+    return decision;
+  }
+
+  /** Decisions taken before the constitution: the kill switch and changed tool definitions. */
+  #preDecision(request: ToolCallRequest, pin: ToolPin | undefined): PolicyDecision | null {
+    let decision: Decision | null = null;
+    if (this.#killSwitch.engaged) {
+      decision = {
+        effect: "deny",
+        ruleId: "kill-switch",
+        reason: `All agent actions are stopped by the kill switch${this.#killSwitch.reason ? `: ${this.#killSwitch.reason}` : "."}`,
+      };
+    } else if (pin?.changedTo) {
+      decision = {
+        effect: "deny",
+        ruleId: "tool-definition-changed",
+        reason: `The definition of ${request.server}/${request.tool} changed since it was approved; a person must re-approve it before it can be used.`,
+      };
+    }
+    if (!decision) return null;
+    return {
+      decision,
+      applied: decision,
+      mode: "enforce",
+      matches: [{ ruleId: decision.ruleId ?? "", effect: "deny", mode: "enforce" }],
+      policyVersion: this.#getPolicy().version,
+      labels: [],
+    };
+  }
+
+  async #hold(
+    callId: string,
+    request: ToolCallRequest,
+    hold: Extract<Decision, { effect: "hold" }>,
+  ): Promise<CallVerdict> {
+    const outcome = await this.#approvals.hold({
+      approvalId: callId,
+      callId,
+      identity: request,
+      ruleId: hold.ruleId,
+      approvers: hold.approvers,
+      expiresAt: hold.expiresAt,
+      server: request.server,
+      tool: request.tool,
+      arguments: request.arguments,
+    });
+    if (outcome.outcome === "approved") return { effect: "allow", callId };
+    if (outcome.outcome === "denied") {
+      return { effect: "deny", callId, ruleId: hold.ruleId, message: `A reviewer denied this call: ${outcome.reason}` };
+    }
+    this.#logger.info({ callId, ruleId: hold.ruleId }, "held call expired without a decision");
+    return {
+      effect: "deny",
+      callId,
+      ruleId: hold.ruleId,
+      message: "This call needed a person's approval and none arrived in time (pending approval); it was not performed.",
+    };
+  }
+
+  #labelsOf(sessionId: string, labels: string[]): void {
+    let set = this.#sessionLabels.get(sessionId);
+    if (!set) {
+      set = new Set();
+      this.#sessionLabels.set(sessionId, set);
+    }
+    for (const label of labels) set.add(label);
+  }
+}
+
+function pinKey(server: string, tool: string): string {
+  return `${server}\u0000${tool}`;
+}
+
+function eventIdentity(identity: CallIdentity) {
+  return {
+    agentId: identity.agentId,
+    sessionId: identity.sessionId,
+    traceId: identity.traceId,
+    spanId: newSpanId(),
+    parentSpanId: identity.spanId,
+  };
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+/**
+ * The daemon's local API: newline-delimited JSON over a Unix socket. Each request is
+ * `{"id", "method", "params"}`; each response `{"id", "result"}` or `{"id", "error": {code, message}}`.
+ * The first request on a connection must be `hello`; operator methods need the operator token.
+ */
+export const rpcRequestSchema = z.object({
+  id: z.union([z.number().int(), z.string().max(100)]),
+  method: z.string().max(100),
+  params: z.unknown().optional(),
+});
+export type RpcRequest = z.infer<typeof rpcRequestSchema>;
+
+export type RpcRole = "agent" | "operator";
+
+const identity = z.object({
+  agentId: z.string().min(1).max(200),
+  sessionId: z.string().min(1).max(200),
+  traceId: z.string().regex(/^[0-9a-f]{32}$/),
+  spanId: z.string().regex(/^[0-9a-f]{16}$/),
+});
+
+export const rpcParamSchemas = {
+  hello: z.object({ role: z.enum(["agent", "operator"]), token: z.string().optional() }),
+  status: z.object({}).optional(),
+  "decide-tool-call": identity.extend({
+    via: z.enum(["mcp", "gateway"]),
+    method: z.string().min(1).max(200),
+    server: z.string().min(1).max(200),
+    tool: z.string().max(10_000),
+    arguments: z.unknown(),
+  }),
+  "record-tool-result": z.object({
+    identity,
+    result: z.object({ callId: z.string(), isError: z.boolean(), latencyMs: z.number(), result: z.unknown() }),
+  }),
+  "check-tool-definitions": z.object({
+    identity,
+    server: z.string().min(1).max(200),
+    tools: z.array(z.object({ name: z.string(), definition: z.unknown() })).max(10_000),
+  }),
+  "approvals-list": z.object({}).optional(),
+  "approvals-decide": z.discriminatedUnion("outcome", [
+    z.object({ approvalId: z.string(), outcome: z.literal("approved"), reviewer: z.string().min(1), scope: z.enum(["once", "session"]) }),
+    z.object({ approvalId: z.string(), outcome: z.literal("denied"), reviewer: z.string().min(1), reason: z.string().min(1) }),
+  ]),
+  "tools-approve": z.object({ server: z.string().min(1), tool: z.string().min(1), reviewer: z.string().min(1) }),
+  "kill-switch": z.object({ engaged: z.boolean(), reason: z.string().default(""), reviewer: z.string().min(1) }),
+  shutdown: z.object({}).optional(),
+} as const;
+
+export type RpcMethod = keyof typeof rpcParamSchemas;
+
+/** Which role may call each method. The agent role can never decide, approve or stop. */
+export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
+  hello: ["agent", "operator"],
+  status: ["agent", "operator"],
+  "decide-tool-call": ["agent", "operator"],
+  "record-tool-result": ["agent", "operator"],
+  "check-tool-definitions": ["agent", "operator"],
+  "approvals-list": ["operator"],
+  "approvals-decide": ["operator"],
+  "tools-approve": ["operator"],
+  "kill-switch": ["operator"],
+  shutdown: ["operator"],
+};
+
+export const maxRpcLineBytes = 8 * 1024 * 1024;
