@@ -1,0 +1,120 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { runWarden } from "./helpers/mcp-client.js";
+
+const scratch = mkdtempSync(path.join(tmpdir(), "warden-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const commands = [
+  ["up"],
+  ["down"],
+  ["status"],
+  ["mcp"],
+  ["verify"],
+  ["log"],
+  ["trace"],
+  ["policy", "check"],
+  ["policy", "test"],
+  ["approvals", "list"],
+  ["approvals", "approve"],
+  ["approvals", "deny"],
+  ["tools", "approve"],
+  ["demo"],
+];
+
+describe("the warden command line", () => {
+  it("prints help with an example for every command and exits 0", () => {
+    for (const command of commands) {
+      const result = runWarden([...command, "--help"]);
+      expect(result.code, command.join(" ")).toBe(0);
+      expect(result.stdout, command.join(" ")).toMatch(/Usage: warden/);
+      if (!["approvals list", "approvals approve", "approvals deny", "status"].includes(command.join(" "))) {
+        expect(result.stdout, command.join(" ")).toMatch(/Example/);
+      }
+    }
+  });
+
+  it("exits 2 with a clear message on an unknown command or option", () => {
+    const unknown = runWarden(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command/);
+    const badOption = runWarden(["log", "--no-such-option"]);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/unknown option/);
+  });
+
+  it("verify exits 2 where there is no store and creates nothing", () => {
+    const dataDir = path.join(scratch, "nothing-here");
+    const result = runWarden(["verify", "--data-dir", dataDir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no Warden store/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("log and trace exit 2 where there is no store", () => {
+    expect(runWarden(["log", "--data-dir", path.join(scratch, "none")]).code).toBe(2);
+    expect(runWarden(["trace", "s", "--data-dir", path.join(scratch, "none")]).code).toBe(2);
+  });
+
+  it("reviewer commands fail clearly when no daemon runs", () => {
+    const result = runWarden(["approvals", "list", "--data-dir", path.join(scratch, "no-daemon")]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no Warden daemon is running/);
+  });
+
+  it("policy check prints one line per problem as path: message and exits 1", () => {
+    const file = path.join(scratch, "bad.yaml");
+    writeFileSync(file, "version: 1\nrules:\n  - id: a\n    when: 'tool.name == \"x\"'\n    effect: maybe\n");
+    const result = runWarden(["policy", "check", file]);
+    expect(result.code).toBe(1);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines.some((line) => /^default: /.test(line))).toBe(true);
+    expect(lines.some((line) => /^rules\[0\]\.effect: /.test(line))).toBe(true);
+  });
+
+  it("policy check accepts the example constitutions", () => {
+    for (const file of ["policies/example.yaml", "policies/demo.yaml"]) {
+      const result = runWarden(["policy", "check", file]);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+    }
+  });
+
+  it("policy test reports passing and failing cases and exits 1 on a failure", () => {
+    const policy = path.join(scratch, "p.yaml");
+    writeFileSync(policy, "version: 1\ndefault: deny\nrules:\n  - id: reads\n    when: 'tool.name == \"read\"'\n    effect: allow\n");
+    const cases = path.join(scratch, "cases.yaml");
+    writeFileSync(
+      cases,
+      `cases:
+  - name: reads are allowed
+    input: { tool: { server: files, name: read, arguments: {} } }
+    expect: { effect: allow, ruleId: reads }
+  - name: this expectation is wrong on purpose
+    input: { tool: { server: files, name: write, arguments: {} } }
+    expect: { effect: allow }
+`,
+    );
+    const result = runWarden(["policy", "test", "--policy", policy, cases]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/pass\s+reads are allowed/);
+    expect(result.stdout).toMatch(/FAIL\s+this expectation is wrong on purpose/);
+  });
+
+  it("never crashes or prints a stack trace, whatever the arguments", () => {
+    const words = fc.constantFrom("log", "verify", "trace", "policy", "check", "test", "approvals", "approve", "--json", "--data-dir", "--limit", "--type", "-f", "--reason", "x", "", "--", "tool-call", "💥", "--policy", "../..");
+    fc.assert(
+      fc.property(fc.array(words, { maxLength: 5 }), (args) => {
+        if (args.includes("-f") || args.includes("--follow")) return;
+        const dataDir = path.join(scratch, "fuzz");
+        const result = runWarden(args, { env: { WARDEN_HOME: dataDir } });
+        expect([0, 1, 2]).toContain(result.code);
+        expect(result.stderr).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+      }),
+      { numRuns: 25 },
+    );
+    expect(existsSync(path.join(scratch, "fuzz")) ? readdirSync(path.join(scratch, "fuzz")) : []).not.toContain("events.sqlite");
+  });
+});
