@@ -84,7 +84,11 @@ export class StrictStdioServerTransport implements Transport {
           this.#pending = [];
           this.#pendingBytes = 0;
           this.#discarding = true;
-          this.#reject(ErrorCode.InvalidRequest, `message is larger than ${this.#maxMessageBytes} bytes`, null);
+          this.#reject(
+            ErrorCode.InvalidRequest,
+            `message is larger than ${this.#maxMessageBytes} bytes`,
+            null,
+          );
         } else if (piece.length > 0) {
           this.#pending.push(piece);
           this.#pendingBytes += piece.length;
