@@ -12,6 +12,8 @@ const secretPatterns: RegExp[] = [
   /\bwdn_[A-Za-z0-9_-]{20,}/g, // Warden's own agent and operator tokens
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, // JWTs
   /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/g,
+  // Assignments in env files and shell snippets: DATABASE_PASSWORD=..., api_key: ...
+  /(?<=\b[A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY)[A-Za-z0-9_]*\s*[=:]\s*["']?)[^\s"']{6,}/gi,
 ];
 
 /**

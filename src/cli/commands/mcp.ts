@@ -20,7 +20,9 @@ export function registerMcp(program: Command): void {
       "after",
       `
 Starts a daemon in the background (socket only) if none runs for the data directory; --policy
-is used only then. Use it in an MCP client configuration, e.g. .mcp.json:
+is used only then.
+
+Example (.mcp.json of an MCP client):
 
   { "mcpServers": { "files": { "command": "warden",
       "args": ["mcp", "--name", "files", "--agent", "claude", "--",
