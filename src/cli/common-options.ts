@@ -2,7 +2,10 @@ import { Option } from "commander";
 import { resolveDataDir } from "../core/data-dir.js";
 
 export const dataDirOption = () =>
-  new Option("--data-dir <dir>", "Warden's data directory (default: $WARDEN_HOME, else $XDG_STATE_HOME/warden)");
+  new Option(
+    "--data-dir <dir>",
+    "Warden's data directory (default: $WARDEN_HOME, else $XDG_STATE_HOME/warden)",
+  );
 export const jsonOption = () => new Option("--json", "machine-readable output (JSON lines)");
 export const policyOption = () => new Option("--policy <file>", "the constitution (YAML) to enforce");
 

@@ -14,9 +14,16 @@ export function socketPathOf(dataDir: string): string {
 /** A reviewer's connection: needs the operator token, so only the daemon's user has one. */
 export async function connectAsOperator(dataDir: string): Promise<DaemonClient> {
   if (!existsSync(socketPathOf(dataDir))) {
-    throw new WardenError("daemon-unreachable", `no Warden daemon is running for ${dataDir} (start one with "warden up")`);
+    throw new WardenError(
+      "daemon-unreachable",
+      `no Warden daemon is running for ${dataDir} (start one with "warden up")`,
+    );
   }
-  const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "operator", token: readOperatorToken(dataDir) });
+  const client = new DaemonClient({
+    socketPath: socketPathOf(dataDir),
+    role: "operator",
+    token: readOperatorToken(dataDir),
+  });
   await client.call("status");
   return client;
 }
@@ -38,7 +45,10 @@ export async function isDaemonRunning(dataDir: string): Promise<boolean> {
  * Connects as an agent bridge, starting a daemon in the background (socket only, no TCP
  * port) when none runs for this data directory.
  */
-export async function connectAsAgent(options: { dataDir: string; policyPath: string | null }): Promise<DaemonClient> {
+export async function connectAsAgent(options: {
+  dataDir: string;
+  policyPath: string | null;
+}): Promise<DaemonClient> {
   const { dataDir } = options;
   if (!(await isDaemonRunning(dataDir))) {
     ensureDataDir(dataDir);

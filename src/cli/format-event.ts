@@ -16,7 +16,10 @@ export function describeEvent(event: StoredEvent): string {
     case "policy-decision": {
       const applied = data.applied as { effect: string; ruleId?: string | null; reason?: string };
       const decision = data.decision as { effect: string };
-      const shadow = data.mode === "shadow" && decision.effect !== applied.effect ? ` (shadow: would ${decision.effect})` : "";
+      const shadow =
+        data.mode === "shadow" && decision.effect !== applied.effect
+          ? ` (shadow: would ${decision.effect})`
+          : "";
       return `${applied.effect.toUpperCase()} by ${applied.ruleId ?? "default"}${applied.reason ? `: ${short(applied.reason, 80)}` : ""}${shadow}`;
     }
     case "approval-request":
@@ -28,7 +31,9 @@ export function describeEvent(event: StoredEvent): string {
     case "tool-pin":
       return `${data.server}/${data.tool} ${data.status} ${String(data.definitionHash).slice(0, 19)}`;
     case "policy-load":
-      return data.ok ? `constitution ${data.path ?? "(none: deny all)"} ${data.policyVersion}` : `constitution rejected: ${short((data.problems as string[]).join("; "))}`;
+      return data.ok
+        ? `constitution ${data.path ?? "(none: deny all)"} ${data.policyVersion}`
+        : `constitution rejected: ${short((data.problems as string[]).join("; "))}`;
     case "checkpoint":
       return `signed head seq ${data.headSeq} ${String(data.headHash).slice(0, 16)}…`;
     case "finding":

@@ -7,6 +7,7 @@ import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
 import { registerStatus } from "./commands/status.js";
+import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
 import { registerUp } from "./commands/up.js";
 import { registerVerify } from "./commands/verify.js";
@@ -14,7 +15,9 @@ import { printError } from "./output.js";
 
 export function createProgram(): Command {
   const program = new Command("warden")
-    .description("Warden: an oversight layer for AI agents. Every tool call decided by a constitution and recorded in a tamper-evident log.")
+    .description(
+      "Warden: an oversight layer for AI agents. Every tool call decided by a constitution and recorded in a tamper-evident log.",
+    )
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
@@ -28,6 +31,7 @@ export function createProgram(): Command {
   registerPolicy(program);
   registerApprovals(program);
   registerTools(program);
+  registerTokens(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride();
@@ -45,12 +49,22 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; commander has already printed them.
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.code === "commander.help"
+      )
+        return 0;
       return 2;
     }
     if (WardenError.isInstance(error)) {
       printError(error.message);
-      return error.code === "usage" || error.code === "config-invalid" || error.code === "policy-invalid" || error.code === "store-unavailable" ? 2 : 1;
+      return error.code === "usage" ||
+        error.code === "config-invalid" ||
+        error.code === "policy-invalid" ||
+        error.code === "store-unavailable"
+        ? 2
+        : 1;
     }
     printError(error instanceof Error ? error.message : String(error));
     return 2;

@@ -6,7 +6,10 @@ import path from "node:path";
  * `$XDG_STATE_HOME/warden` (usually `~/.local/state/warden`). Never the working directory:
  * agents work there.
  */
-export function resolveDataDir(flag: string | undefined, environment: NodeJS.ProcessEnv = process.env): string {
+export function resolveDataDir(
+  flag: string | undefined,
+  environment: NodeJS.ProcessEnv = process.env,
+): string {
   if (flag) return path.resolve(flag);
   if (environment.WARDEN_HOME) return path.resolve(environment.WARDEN_HOME);
   const stateHome = environment.XDG_STATE_HOME || path.join(homedir(), ".local", "state");

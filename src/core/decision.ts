@@ -1,12 +1,24 @@
 import { z } from "zod";
 
-export const effectSchema = z.enum(["allow", "deny", "hold"]).describe("What a rule does to a call it matches.");
+export const effectSchema = z
+  .enum(["allow", "deny", "hold"])
+  .describe("What a rule does to a call it matches.");
 export type Effect = z.infer<typeof effectSchema>;
 
 export const approversSchema = z
   .object({
-    roles: z.array(z.string().min(1)).min(1).default(["reviewer"]).describe("Roles any one of which may decide."),
-    count: z.number().int().min(1).max(5).default(1).describe("Distinct reviewers needed (2 = two-person rule)."),
+    roles: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(["reviewer"])
+      .describe("Roles any one of which may decide."),
+    count: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe("Distinct reviewers needed (2 = two-person rule)."),
   })
   .describe("Who may release a held call.");
 export type Approvers = z.infer<typeof approversSchema>;
@@ -15,7 +27,12 @@ export type Approvers = z.infer<typeof approversSchema>;
 export const decisionSchema = z.discriminatedUnion("effect", [
   z.object({ effect: z.literal("allow"), ruleId: z.string().nullable() }),
   z.object({ effect: z.literal("deny"), ruleId: z.string(), reason: z.string() }),
-  z.object({ effect: z.literal("hold"), ruleId: z.string(), approvers: approversSchema, expiresAt: z.string() }),
+  z.object({
+    effect: z.literal("hold"),
+    ruleId: z.string(),
+    approvers: approversSchema,
+    expiresAt: z.string(),
+  }),
 ]);
 export type Decision = z.infer<typeof decisionSchema>;
 

@@ -25,7 +25,11 @@ export class WardenError extends Error {
   readonly code: WardenErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: WardenErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: WardenErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WardenError";
     this.code = code;

@@ -63,16 +63,22 @@ export const eventDataSchemas = {
     policyVersion: z.string().nullable(),
     problems: z.array(z.string()),
   }),
-  "sandbox-run": z.object({ command: z.array(z.string()), exitCode: z.number().int().nullable() }).passthrough(),
+  "sandbox-run": z
+    .object({ command: z.array(z.string()), exitCode: z.number().int().nullable() })
+    .passthrough(),
   finding: z
     .object({
       detector: z.string(),
       severity: z.enum(["info", "low", "medium", "high", "critical"]),
       explanation: z.string(),
-      evidence: z.array(z.object({ eventId: z.string(), span: z.tuple([z.number(), z.number()]).optional() })),
+      evidence: z.array(
+        z.object({ eventId: z.string(), span: z.tuple([z.number(), z.number()]).optional() }),
+      ),
     })
     .passthrough(),
-  "claim-check": z.object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) }).passthrough(),
+  "claim-check": z
+    .object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) })
+    .passthrough(),
   "audit-verdict": z.object({ verdict: z.string() }).passthrough(),
   "kill-switch": z.object({ engaged: z.boolean(), by: z.string(), reason: z.string().optional() }),
   checkpoint: z.object({

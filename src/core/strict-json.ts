@@ -23,7 +23,8 @@ export function parseStrictJson(text: string, maxBytes = 16 * 1024 * 1024): unkn
 
 function assertIJson(value: unknown, path: string): void {
   if (typeof value === "string") {
-    if (!value.isWellFormed()) throw new WardenError("input-invalid", `${path}: string contains a lone surrogate`);
+    if (!value.isWellFormed())
+      throw new WardenError("input-invalid", `${path}: string contains a lone surrogate`);
   } else if (typeof value === "number") {
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
       throw new WardenError("input-invalid", `${path}: integer ${value} is outside the safe range (±2^53-1)`);
@@ -32,7 +33,8 @@ function assertIJson(value: unknown, path: string): void {
     for (let index = 0; index < value.length; index++) assertIJson(value[index], `${path}[${index}]`);
   } else if (value !== null && typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if (!key.isWellFormed()) throw new WardenError("input-invalid", `${path}: key contains a lone surrogate`);
+      if (!key.isWellFormed())
+        throw new WardenError("input-invalid", `${path}: key contains a lone surrogate`);
       assertIJson(item, `${path}.${key}`);
     }
   }

@@ -1,6 +1,12 @@
 import net from "node:net";
 import { WardenError, type WardenErrorCode } from "../core/errors.js";
-import type { CallIdentity, CallVerdict, Oversight, ToolCallRequest, ToolDefinitionsCheck } from "../core/oversight.js";
+import type {
+  CallIdentity,
+  CallVerdict,
+  Oversight,
+  ToolCallRequest,
+  ToolDefinitionsCheck,
+} from "../core/oversight.js";
 import type { RpcMethod, RpcRole } from "./rpc-protocol.js";
 
 interface PendingCall {
@@ -48,7 +54,11 @@ export class DaemonClient implements Oversight {
     server: string,
     tools: { name: string; definition: unknown }[],
   ): Promise<ToolDefinitionsCheck> {
-    return this.call<ToolDefinitionsCheck>("check-tool-definitions", { identity: pickIdentity(identity), server, tools });
+    return this.call<ToolDefinitionsCheck>("check-tool-definitions", {
+      identity: pickIdentity(identity),
+      server,
+      tools,
+    });
   }
 
   close(): void {
@@ -80,11 +90,19 @@ export class DaemonClient implements Oversight {
       });
       socket.once("error", (error) => {
         this.#connecting = null;
-        reject(new WardenError("daemon-unreachable", `cannot reach the Warden daemon at ${this.#socketPath}: ${error.message}`));
+        reject(
+          new WardenError(
+            "daemon-unreachable",
+            `cannot reach the Warden daemon at ${this.#socketPath}: ${error.message}`,
+          ),
+        );
       });
       socket.once("connect", () => {
         socket.on("error", () => socket.destroy());
-        this.#send(socket, "hello", { role: this.#role, ...(this.#token ? { token: this.#token } : {}) }).then(
+        this.#send(socket, "hello", {
+          role: this.#role,
+          ...(this.#token ? { token: this.#token } : {}),
+        }).then(
           () => {
             this.#socket = socket;
             this.#connecting = null;
@@ -126,5 +144,10 @@ export class DaemonClient implements Oversight {
 }
 
 function pickIdentity(identity: CallIdentity): CallIdentity {
-  return { agentId: identity.agentId, sessionId: identity.sessionId, traceId: identity.traceId, spanId: identity.spanId };
+  return {
+    agentId: identity.agentId,
+    sessionId: identity.sessionId,
+    traceId: identity.traceId,
+    spanId: identity.spanId,
+  };
 }

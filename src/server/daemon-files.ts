@@ -12,7 +12,8 @@ export function ensureDataDir(dataDir: string): void {
 /** The token reviewer commands present on the socket; readable only by the daemon's user. */
 export function loadOrCreateOperatorToken(dataDir: string): string {
   const file = path.join(dataDir, dataFiles.operatorToken);
-  if (!existsSync(file)) writeFileSync(file, `wdn_op_${randomBytes(24).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+  if (!existsSync(file))
+    writeFileSync(file, `wdn_op_${randomBytes(24).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
   return readFileSync(file, "utf8").trim();
 }
 

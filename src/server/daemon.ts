@@ -4,6 +4,10 @@ import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
+import type { WardenConfig } from "../core/config.js";
+import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
+import { AgentTokens } from "./agent-tokens.js";
+import { startHttpListener } from "./http-listener.js";
 import { ApprovalQueue } from "../approvals/approval-queue.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
@@ -19,6 +23,9 @@ export interface DaemonOptions {
   dataDir: string;
   policyPath: string | null;
   configPath?: string | null;
+  config?: WardenConfig | null;
+  /** Listen only on the local socket (no HTTP port): what `warden mcp` starts. */
+  socketOnly?: boolean;
   witness?: string;
   logger: Logger;
   checkpointEveryEvents?: number;
@@ -27,6 +34,8 @@ export interface DaemonOptions {
 
 export interface Daemon {
   readonly socketPath: string;
+  /** The HTTP listener's base URL, unless socket-only. */
+  readonly httpUrl: string | null;
   readonly oversight: OversightService;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
@@ -60,7 +69,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     cleanups.push(() => store.close());
 
-    const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string => Boolean(file));
+    const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string =>
+      Boolean(file),
+    );
     const { holder, problems } = await PolicyHolder.load({
       path: options.policyPath,
       builtins: { dataDir: realpathSync(dataDir), protectedFiles, wardenPids: [process.pid] },
@@ -69,7 +80,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     if (problems.length > 0) {
       await store.flush();
-      throw new WardenError("policy-invalid", `the constitution ${options.policyPath} has problems:\n${problems.join("\n")}`);
+      throw new WardenError(
+        "policy-invalid",
+        `the constitution ${options.policyPath} has problems:\n${problems.join("\n")}`,
+      );
     }
     holder.watch();
     cleanups.push(() => holder.close());
@@ -85,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     checkpointer.start();
     cleanups.push(() => checkpointer.stop());
 
+    const agentTokens = new AgentTokens(dataDir);
     const approvals = new ApprovalQueue({ store });
     cleanups.push(() => approvals.expireAll());
     const oversight = new OversightService({ store, logger, getPolicy: () => holder.current, approvals });
@@ -120,7 +135,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       "approvals-list": async () => approvals.list(),
       "approvals-decide": (params) => {
-        const { approvalId, ...decision } = params as { approvalId: string } & Parameters<ApprovalQueue["decide"]>[1];
+        const { approvalId, ...decision } = params as { approvalId: string } & Parameters<
+          ApprovalQueue["decide"]
+        >[1];
         return approvals.decide(approvalId, decision);
       },
       "tools-approve": async (params) => {
@@ -128,7 +145,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return { definitionHash: await oversight.approveTool(server, tool, reviewer) };
       },
       "kill-switch": async (params) => {
-        const { engaged, reason, reviewer } = params as { engaged: boolean; reason: string; reviewer: string };
+        const { engaged, reason, reviewer } = params as {
+          engaged: boolean;
+          reason: string;
+          reviewer: string;
+        };
         oversight.setKillSwitch(engaged, reason);
         await store.append({
           type: "kill-switch",
@@ -140,6 +161,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         });
         return { engaged };
       },
+      "tokens-create": async (params) => {
+        const { agentId } = params as { agentId: string };
+        return { token: agentTokens.create(agentId) };
+      },
       shutdown: async () => {
         setImmediate(requestShutdown);
         return { stopping: true };
@@ -149,15 +174,53 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const rpcServer = await startRpcSocketServer({ socketPath, operatorToken, handlers, logger });
     cleanups.push(() => rpcServer.close());
 
+    let httpUrl: string | null = null;
+    if (!options.socketOnly) {
+      const listen = options.config?.listen ?? { host: "127.0.0.1", port: 7400 };
+      const mcpServers = new Map<string, McpHttpHandler>();
+      for (const [name, server] of Object.entries(options.config?.mcpServers ?? {})) {
+        const handler = createMcpHttpHandler({
+          serverName: name,
+          command: server.command,
+          args: server.args,
+          ...(server.cwd ? { cwd: server.cwd } : {}),
+          ...(server.env ? { env: server.env } : {}),
+          oversight,
+          logger,
+          authenticate: (request) => {
+            const header = request.headers.authorization ?? "";
+            const token = /^Bearer (\S+)$/.exec(header)?.[1];
+            const agentId = token ? agentTokens.agentFor(token) : null;
+            return agentId ? { agentId } : null;
+          },
+        });
+        mcpServers.set(name, handler);
+        cleanups.push(() => handler.close());
+      }
+      const listener = await startHttpListener({
+        host: listen.host,
+        port: listen.port,
+        ...(listen.allowedHosts ? { allowedHosts: listen.allowedHosts } : {}),
+        mcpServers,
+        logger,
+      });
+      cleanups.push(() => listener.close());
+      httpUrl = listener.url;
+    }
+
     let stopping: Promise<void> | null = null;
     const close = () => {
       stopping ??= runCleanups().then(() => logger.info({ dataDir }, "warden daemon stopped"));
       return stopping;
     };
     const stopped = shutdownRequested.then(close);
-    logger.info({ dataDir, socketPath, policyVersion: holder.current.version }, "warden daemon started");
+    logger.info(
+      { dataDir, socketPath, httpUrl, policyVersion: holder.current.version },
+      "warden daemon started",
+    );
     return {
       socketPath,
+      httpUrl,
       oversight,
       stopped,
       close: async () => {

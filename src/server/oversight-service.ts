@@ -68,7 +68,11 @@ export class OversightService implements Oversight {
   async restore(): Promise<void> {
     let afterSeq = 0;
     for (;;) {
-      const events = await this.#store.read({ afterSeq, limit: 5000, types: ["tool-pin", "policy-decision"] });
+      const events = await this.#store.read({
+        afterSeq,
+        limit: 5000,
+        types: ["tool-pin", "policy-decision"],
+      });
       if (events.length === 0) break;
       for (const event of events) {
         if (event.type === "tool-pin") {
@@ -128,7 +132,8 @@ export class OversightService implements Oversight {
     if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
     const applied = policyDecision.applied;
     if (applied.effect === "allow") return { effect: "allow", callId };
-    if (applied.effect === "deny") return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
+    if (applied.effect === "deny")
+      return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
     return this.#hold(callId, request, applied);
   }
 
@@ -195,7 +200,8 @@ export class OversightService implements Oversight {
   async approveTool(server: string, tool: string, reviewer: string): Promise<string> {
     const pin = this.#pins.get(pinKey(server, tool));
     if (!pin) throw new WardenError("not-found", `no pinned tool ${server}/${tool}`);
-    if (pin.changedTo === null) throw new WardenError("not-found", `${server}/${tool} has not changed since it was pinned`);
+    if (pin.changedTo === null)
+      throw new WardenError("not-found", `${server}/${tool} has not changed since it was pinned`);
     const definitionHash = pin.changedTo;
     await this.#store.append({
       type: "tool-pin",
@@ -210,20 +216,29 @@ export class OversightService implements Oversight {
   }
 
   #decide(request: ToolCallRequest): PolicyDecision {
-    const pin = request.method === "tools/call" ? this.#pins.get(pinKey(request.server, request.tool)) : undefined;
+    const pin =
+      request.method === "tools/call" ? this.#pins.get(pinKey(request.server, request.tool)) : undefined;
     const pre = this.#preDecision(request, pin);
     if (pre) return pre;
     const policy = this.#getPolicy();
     const decision = policy.decide(
       {
         agent: { id: request.agentId },
-        tool: { server: request.server, name: request.tool, method: request.method, arguments: request.arguments },
+        tool: {
+          server: request.server,
+          name: request.tool,
+          method: request.method,
+          arguments: request.arguments,
+        },
         session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
       },
       this.#now(),
     );
     const applied = decision.applied;
-    if (applied.effect === "hold" && this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)) {
+    if (
+      applied.effect === "hold" &&
+      this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)
+    ) {
       return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
     }
     return decision;
@@ -274,14 +289,20 @@ export class OversightService implements Oversight {
     });
     if (outcome.outcome === "approved") return { effect: "allow", callId };
     if (outcome.outcome === "denied") {
-      return { effect: "deny", callId, ruleId: hold.ruleId, message: `A reviewer denied this call: ${outcome.reason}` };
+      return {
+        effect: "deny",
+        callId,
+        ruleId: hold.ruleId,
+        message: `A reviewer denied this call: ${outcome.reason}`,
+      };
     }
     this.#logger.info({ callId, ruleId: hold.ruleId }, "held call expired without a decision");
     return {
       effect: "deny",
       callId,
       ruleId: hold.ruleId,
-      message: "This call needed a person's approval and none arrived in time (pending approval); it was not performed.",
+      message:
+        "This call needed a person's approval and none arrived in time (pending approval); it was not performed.",
     };
   }
 

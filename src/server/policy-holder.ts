@@ -18,7 +18,13 @@ export class PolicyHolder {
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
 
-  private constructor(path: string | null, builtins: BuiltinRuleOptions, store: EventStore, logger: Logger, initial: PolicyDecider) {
+  private constructor(
+    path: string | null,
+    builtins: BuiltinRuleOptions,
+    store: EventStore,
+    logger: Logger,
+    initial: PolicyDecider,
+  ) {
     this.#path = path;
     this.#builtins = builtins;
     this.#store = store;
@@ -59,7 +65,10 @@ export class PolicyHolder {
         this.#reloadTimer = setTimeout(() => void this.reload(), 100);
       });
     } catch (error) {
-      this.#logger.warn({ path: this.#path, error: (error as Error).message }, "cannot watch the constitution for changes");
+      this.#logger.warn(
+        { path: this.#path, error: (error as Error).message },
+        "cannot watch the constitution for changes",
+      );
     }
   }
 
@@ -67,7 +76,10 @@ export class PolicyHolder {
     if (!this.#path) return { ok: true, problems: [] };
     const loaded = await loadConstitutionFile(this.#path);
     if (!loaded.ok) {
-      this.#logger.error({ path: this.#path, problems: loaded.problems }, "new constitution rejected; the previous one stays in force");
+      this.#logger.error(
+        { path: this.#path, problems: loaded.problems },
+        "new constitution rejected; the previous one stays in force",
+      );
       await this.#record(false, loaded.problems);
       return { ok: false, problems: loaded.problems };
     }

@@ -33,7 +33,12 @@ export const rpcParamSchemas = {
   }),
   "record-tool-result": z.object({
     identity,
-    result: z.object({ callId: z.string(), isError: z.boolean(), latencyMs: z.number(), result: z.unknown() }),
+    result: z.object({
+      callId: z.string(),
+      isError: z.boolean(),
+      latencyMs: z.number(),
+      result: z.unknown(),
+    }),
   }),
   "check-tool-definitions": z.object({
     identity,
@@ -42,11 +47,30 @@ export const rpcParamSchemas = {
   }),
   "approvals-list": z.object({}).optional(),
   "approvals-decide": z.discriminatedUnion("outcome", [
-    z.object({ approvalId: z.string(), outcome: z.literal("approved"), reviewer: z.string().min(1), scope: z.enum(["once", "session"]) }),
-    z.object({ approvalId: z.string(), outcome: z.literal("denied"), reviewer: z.string().min(1), reason: z.string().min(1) }),
+    z.object({
+      approvalId: z.string(),
+      outcome: z.literal("approved"),
+      reviewer: z.string().min(1),
+      scope: z.enum(["once", "session"]),
+    }),
+    z.object({
+      approvalId: z.string(),
+      outcome: z.literal("denied"),
+      reviewer: z.string().min(1),
+      reason: z.string().min(1),
+    }),
   ]),
-  "tools-approve": z.object({ server: z.string().min(1), tool: z.string().min(1), reviewer: z.string().min(1) }),
-  "kill-switch": z.object({ engaged: z.boolean(), reason: z.string().default(""), reviewer: z.string().min(1) }),
+  "tools-approve": z.object({
+    server: z.string().min(1),
+    tool: z.string().min(1),
+    reviewer: z.string().min(1),
+  }),
+  "kill-switch": z.object({
+    engaged: z.boolean(),
+    reason: z.string().default(""),
+    reviewer: z.string().min(1),
+  }),
+  "tokens-create": z.object({ agentId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/) }),
   shutdown: z.object({}).optional(),
 } as const;
 
@@ -63,6 +87,7 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   "approvals-decide": ["operator"],
   "tools-approve": ["operator"],
   "kill-switch": ["operator"],
+  "tokens-create": ["operator"],
   shutdown: ["operator"],
 };
 

@@ -58,7 +58,9 @@ export async function startRpcSocketServer(options: {
         const schema = rpcParamSchemas[method];
         const parsed = schema.safeParse(request.params);
         if (!parsed.success) {
-          const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "params"}: ${issue.message}`);
+          const issues = parsed.error.issues.map(
+            (issue) => `${issue.path.join(".") || "params"}: ${issue.message}`,
+          );
           throw new WardenError("input-invalid", `invalid params for ${method}: ${issues.join("; ")}`);
         }
         if (method === "hello") {
@@ -83,7 +85,10 @@ export async function startRpcSocketServer(options: {
         if (!WardenError.isInstance(error)) {
           const message = error instanceof Error ? error.message : String(error);
           if (error instanceof Error && error.name === "ZodError") {
-            respond({ id, error: { code: "input-invalid", message: `invalid request: ${message.split("\n")[0]}` } });
+            respond({
+              id,
+              error: { code: "input-invalid", message: `invalid request: ${message.split("\n")[0]}` },
+            });
             return;
           }
           logger.error({ error: message }, "rpc handler failed");
@@ -110,7 +115,10 @@ export async function startRpcSocketServer(options: {
         // Drop the rest of this oversized line instead of buffering without bound.
         buffered = "";
         discarding = true;
-        respond({ id: null, error: { code: "input-invalid", message: `request line exceeds ${maxRpcLineBytes} bytes` } });
+        respond({
+          id: null,
+          error: { code: "input-invalid", message: `request line exceeds ${maxRpcLineBytes} bytes` },
+        });
       }
     });
   });

@@ -15,7 +15,10 @@ export function registerApprovals(program: Command): void {
   const approvals = program
     .command("approvals")
     .description("review calls held for a person (acts through the daemon)")
-    .addHelpText("after", "\nExamples:\n  warden approvals list\n  warden approvals approve 01JC... --scope session\n  warden approvals deny 01JC... --reason \"not during the freeze\"");
+    .addHelpText(
+      "after",
+      '\nExamples:\n  warden approvals list\n  warden approvals approve 01JC... --scope session\n  warden approvals deny 01JC... --reason "not during the freeze"',
+    );
 
   approvals
     .command("list")
@@ -33,7 +36,9 @@ export function registerApprovals(program: Command): void {
       if (held.length === 0) printLine("no held calls");
       for (const call of held) {
         const seconds = Math.max(0, Math.round((Date.parse(call.expiresAt) - Date.now()) / 1000));
-        printLine(`${call.approvalId}  ${call.identity.agentId}  ${call.server}/${call.tool}  rule ${call.ruleId}  expires in ${seconds}s`);
+        printLine(
+          `${call.approvalId}  ${call.identity.agentId}  ${call.server}/${call.tool}  rule ${call.ruleId}  expires in ${seconds}s`,
+        );
         printLine(`    arguments: ${JSON.stringify(call.arguments).slice(0, 200)}`);
       }
     });
@@ -47,7 +52,10 @@ export function registerApprovals(program: Command): void {
     .addOption(jsonOption())
     .action(async (id: string, options: { dataDir?: string; scope: string; json?: boolean }) => {
       if (options.scope !== "once" && options.scope !== "session") {
-        throw new WardenError("usage", `--scope must be once or session (always comes with reviewer accounts), not "${options.scope}"`);
+        throw new WardenError(
+          "usage",
+          `--scope must be once or session (always comes with reviewer accounts), not "${options.scope}"`,
+        );
       }
       const client = await connectAsOperator(dataDirFrom(options));
       const result = await client.call<{ released: boolean; approvalsNeeded: number }>("approvals-decide", {
@@ -58,7 +66,12 @@ export function registerApprovals(program: Command): void {
       });
       client.close();
       if (options.json) printJsonLine(result);
-      else printLine(result.released ? `approved ${id}` : `approval recorded; ${result.approvalsNeeded} more reviewer(s) needed`);
+      else
+        printLine(
+          result.released
+            ? `approved ${id}`
+            : `approval recorded; ${result.approvalsNeeded} more reviewer(s) needed`,
+        );
     });
 
   approvals
@@ -71,7 +84,12 @@ export function registerApprovals(program: Command): void {
     .action(async (id: string, options: { dataDir?: string; reason: string; json?: boolean }) => {
       if (options.reason.trim().length === 0) throw new WardenError("usage", "--reason must not be empty");
       const client = await connectAsOperator(dataDirFrom(options));
-      const result = await client.call("approvals-decide", { approvalId: id, outcome: "denied", reviewer: reviewerName(), reason: options.reason });
+      const result = await client.call("approvals-decide", {
+        approvalId: id,
+        outcome: "denied",
+        reviewer: reviewerName(),
+        reason: options.reason,
+      });
       client.close();
       if (options.json) printJsonLine(result);
       else printLine(`denied ${id}`);
@@ -88,7 +106,8 @@ export function registerTools(program: Command): void {
     .addHelpText("after", "\nExample:\n  warden tools approve filesystem/write_file")
     .action(async (target: string, options: { dataDir?: string }) => {
       const slash = target.indexOf("/");
-      if (slash <= 0 || slash === target.length - 1) throw new WardenError("usage", `expected SERVER/TOOL, got "${target}"`);
+      if (slash <= 0 || slash === target.length - 1)
+        throw new WardenError("usage", `expected SERVER/TOOL, got "${target}"`);
       const client = await connectAsOperator(dataDirFrom(options));
       const result = await client.call<{ definitionHash: string }>("tools-approve", {
         server: target.slice(0, slash),

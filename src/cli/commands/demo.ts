@@ -20,16 +20,25 @@ const projectRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 function resultText(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
-  return content.map((part) => part.text ?? `[${part.type}]`).join(" ").replace(/\s+/g, " ").slice(0, 160);
+  return content
+    .map((part) => part.text ?? `[${part.type}]`)
+    .join(" ")
+    .replace(/\s+/g, " ")
+    .slice(0, 160);
 }
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("start Warden with a demo constitution and watch a scripted agent use a real MCP filesystem server through it")
+    .description(
+      "start Warden with a demo constitution and watch a scripted agent use a real MCP filesystem server through it",
+    )
     .addOption(dataDirOption())
     .option("--exit", "stop after the demo instead of keeping the daemon running")
-    .addHelpText("after", "\nExample:\n  warden demo            # then, in another terminal: warden log --data-dir <printed dir>")
+    .addHelpText(
+      "after",
+      "\nExample:\n  warden demo            # then, in another terminal: warden log --data-dir <printed dir>",
+    )
     .action(async (options: { dataDir?: string; exit?: boolean }) => {
       const base = mkdtempSync(path.join(tmpdir(), "warden-demo-"));
       const dataDir = options.dataDir ? path.resolve(options.dataDir) : path.join(base, "state");
@@ -39,7 +48,7 @@ export function registerDemo(program: Command): void {
       writeFileSync(path.join(workspace, "secrets.env"), "DATABASE_PASSWORD=correct-horse-battery-staple\n");
       const policyPath = path.join(projectRoot, "policies", "demo.yaml");
       const logger = createLogger({ name: "warden-demo", level: "warn" });
-      const daemon = await startDaemon({ dataDir, policyPath, logger, checkpointEveryEvents: 10 });
+      const daemon = await startDaemon({ dataDir, policyPath, logger, checkpointEveryEvents: 10, socketOnly: true });
       printLine(`Warden daemon started · data ${dataDir} · constitution ${policyPath}`);
       printLine(`Workspace ${workspace}\n`);
 
@@ -76,30 +85,53 @@ export function registerDemo(program: Command): void {
             await new Promise((resolve) => setTimeout(resolve, 50));
             held = await reviewer.call<HeldCall[]>("approvals-list");
           }
-          printLine(`  ⏸ held by rule ${held[0]!.ruleId}; a reviewer approves it (warden approvals approve ${held[0]!.approvalId})`);
-          await reviewer.call("approvals-decide", { approvalId: held[0]!.approvalId, outcome: "approved", reviewer: "demo-reviewer", scope: "once" });
+          printLine(
+            `  ⏸ held by rule ${held[0]!.ruleId}; a reviewer approves it (warden approvals approve ${held[0]!.approvalId})`,
+          );
+          await reviewer.call("approvals-decide", {
+            approvalId: held[0]!.approvalId,
+            outcome: "approved",
+            reviewer: "demo-reviewer",
+            scope: "once",
+          });
         }
         const result = await pending;
         printLine(`  ${result.isError ? "✗" : "✓"} ${resultText(result)}\n`);
       };
 
       await step("Reading is allowed", "read_text_file", { path: path.join(workspace, "README.md") });
-      await step("A write is held until a person approves it", "write_file", { path: path.join(workspace, "notes.md"), content: "hello\n" }, true);
-      await step("Warden's own files are off limits (built-in rule)", "read_text_file", { path: path.join(dataDir, "signing-key.pem") });
-      await step("Reading a secret labels the session…", "read_text_file", { path: path.join(workspace, "secrets.env") });
-      await step("…so a later write is denied by a sequence rule", "write_file", { path: path.join(workspace, "leak.txt"), content: "x" });
+      await step(
+        "A write is held until a person approves it",
+        "write_file",
+        { path: path.join(workspace, "notes.md"), content: "hello\n" },
+        true,
+      );
+      await step("Warden's own files are off limits (built-in rule)", "read_text_file", {
+        path: path.join(dataDir, "signing-key.pem"),
+      });
+      await step("Reading a secret labels the session…", "read_text_file", {
+        path: path.join(workspace, "secrets.env"),
+      });
+      await step("…so a later write is denied by a sequence rule", "write_file", {
+        path: path.join(workspace, "leak.txt"),
+        content: "x",
+      });
 
       await client.close();
       reviewer.close();
       printLine("The record (warden log):");
       for (const event of readStore(dataDir, { limit: 200 })) printLine(`  ${formatLogLine(event)}`);
       const report = await verifyDataDir({ dataDir });
-      printLine(`\nwarden verify: ${report.ok ? "intact" : "FAILED"} · ${report.events} events · ${report.checkpoints} signed checkpoints`);
+      printLine(
+        `\nwarden verify: ${report.ok ? "intact" : "FAILED"} · ${report.events} events · ${report.checkpoints} signed checkpoints`,
+      );
       if (options.exit) {
         await daemon.close();
         return;
       }
-      printLine(`\nThe daemon keeps running. Try: warden log --data-dir ${dataDir} · warden verify --data-dir ${dataDir} · Ctrl-C to stop.`);
+      printLine(
+        `\nThe daemon keeps running. Try: warden log --data-dir ${dataDir} · warden verify --data-dir ${dataDir} · Ctrl-C to stop.`,
+      );
       const stop = () => void daemon.close();
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);

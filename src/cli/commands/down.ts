@@ -18,7 +18,8 @@ export function registerDown(program: Command): void {
       try {
         client = await connectAsOperator(dataDir);
       } catch (error) {
-        if (pid === null) throw new WardenError("daemon-unreachable", `no Warden daemon is running for ${dataDir}`);
+        if (pid === null)
+          throw new WardenError("daemon-unreachable", `no Warden daemon is running for ${dataDir}`);
         throw error;
       }
       await client.call("shutdown");

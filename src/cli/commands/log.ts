@@ -37,7 +37,10 @@ export function registerLog(program: Command): void {
     .option("--limit <n>", "at most this many events", "100000")
     .option("-f, --follow", "keep printing new events as they are written")
     .addOption(jsonOption())
-    .addHelpText("after", "\nExamples:\n  warden log --type policy-decision --json\n  warden log --follow --agent claude")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  warden log --type policy-decision --json\n  warden log --follow --agent claude",
+    )
     .action(
       async (options: {
         dataDir?: string;
@@ -66,7 +69,8 @@ export function registerLog(program: Command): void {
           else await printPaged(events.map(formatLogLine));
           return;
         }
-        const print = (event: StoredEvent) => (options.json ? printJsonLine(event) : printLine(formatLogLine(event)));
+        const print = (event: StoredEvent) =>
+          options.json ? printJsonLine(event) : printLine(formatLogLine(event));
         events.forEach(print);
         let afterSeq = events.at(-1)?.seq ?? query.afterSeq ?? 0;
         // Follow by polling the read-only store: cheap, and it needs no socket permission.

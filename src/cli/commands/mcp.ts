@@ -9,7 +9,9 @@ import { connectAsAgent } from "../daemon-connection.js";
 export function registerMcp(program: Command): void {
   program
     .command("mcp")
-    .description("put an MCP server behind Warden: speak MCP on stdio, decide and record every call, forward what is allowed")
+    .description(
+      "put an MCP server behind Warden: speak MCP on stdio, decide and record every call, forward what is allowed",
+    )
     .addOption(dataDirOption())
     .addOption(policyOption().makeOptionMandatory(false))
     .option("--name <name>", "the server's name in rules and the log (default: the command's base name)")
@@ -28,25 +30,30 @@ Example (.mcp.json of an MCP client):
       "args": ["mcp", "--name", "files", "--agent", "claude", "--",
                "npx", "@modelcontextprotocol/server-filesystem", "/work/project"] } } }`,
     )
-    .action(async (command: string[], options: { dataDir?: string; policy?: string; name?: string; agent: string; session?: string }) => {
-      const [upstream, ...args] = command;
-      if (!upstream) throw new WardenError("usage", "give the upstream server command after --");
-      const logger = createLogger({ name: "warden-mcp", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
-      const oversight = await connectAsAgent({
-        dataDir: dataDirFrom(options),
-        policyPath: options.policy ? path.resolve(options.policy) : null,
-      });
-      const bridge = createStdioBridge({
-        serverName: options.name ?? path.basename(upstream),
-        command: upstream,
-        args,
-        agentId: options.agent,
-        ...(options.session ? { sessionId: options.session } : {}),
-        oversight,
-        logger,
-      });
-      await bridge.start();
-      await bridge.closed;
-      oversight.close();
-    });
+    .action(
+      async (
+        command: string[],
+        options: { dataDir?: string; policy?: string; name?: string; agent: string; session?: string },
+      ) => {
+        const [upstream, ...args] = command;
+        if (!upstream) throw new WardenError("usage", "give the upstream server command after --");
+        const logger = createLogger({ name: "warden-mcp", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
+        const oversight = await connectAsAgent({
+          dataDir: dataDirFrom(options),
+          policyPath: options.policy ? path.resolve(options.policy) : null,
+        });
+        const bridge = createStdioBridge({
+          serverName: options.name ?? path.basename(upstream),
+          command: upstream,
+          args,
+          agentId: options.agent,
+          ...(options.session ? { sessionId: options.session } : {}),
+          oversight,
+          logger,
+        });
+        await bridge.start();
+        await bridge.closed;
+        oversight.close();
+      },
+    );
 }

@@ -12,7 +12,10 @@ export function registerPolicy(program: Command): void {
     .description("validate a constitution: one line per problem as `path: message`")
     .argument("<file>", "the constitution (YAML)")
     .addOption(jsonOption())
-    .addHelpText("after", "\nExit codes: 0 valid, 1 problems found.\n\nExample:\n  warden policy check policies/example.yaml")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 valid, 1 problems found.\n\nExample:\n  warden policy check policies/example.yaml",
+    )
     .action(async (file: string, options: { json?: boolean }) => {
       const problems = await checkPolicyFile(path.resolve(file));
       if (options.json) for (const problem of problems) printJsonLine({ problem });
@@ -49,7 +52,10 @@ Example:
       for (const result of results) {
         if (!result.passed) failed++;
         if (options.json) printJsonLine(result);
-        else printLine(`${result.passed ? "pass" : "FAIL"}  ${result.name}${result.passed ? "" : `: expected ${JSON.stringify(result.expected)}, got ${JSON.stringify(result.actual)}`}`);
+        else
+          printLine(
+            `${result.passed ? "pass" : "FAIL"}  ${result.name}${result.passed ? "" : `: expected ${JSON.stringify(result.expected)}, got ${JSON.stringify(result.actual)}`}`,
+          );
       }
       if (!options.json) printLine(`${results.length - failed} passed, ${failed} failed`);
       process.exitCode = failed === 0 ? 0 : 1;

@@ -14,6 +14,8 @@ export function registerStatus(program: Command): void {
       const status = await client.call<Record<string, unknown>>("status");
       client.close();
       if (options.json) printJsonLine(status);
-      else for (const [key, value] of Object.entries(status)) printLine(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+      else
+        for (const [key, value] of Object.entries(status))
+          printLine(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
     });
 }

@@ -21,7 +21,9 @@ export function registerTrace(program: Command): void {
         return;
       }
       const start = Date.parse(events[0]!.time);
-      const lines = [`session ${session} · agent ${events[0]!.agentId} · ${events.length} events · started ${events[0]!.time}`];
+      const lines = [
+        `session ${session} · agent ${events[0]!.agentId} · ${events.length} events · started ${events[0]!.time}`,
+      ];
       for (const event of events) {
         const offset = `+${((Date.parse(event.time) - start) / 1000).toFixed(3)}s`.padStart(10);
         // Results and decisions are children of a call; indent them under it.

@@ -10,9 +10,14 @@ import { printJsonLine, printLine } from "../output.js";
 export function registerVerify(program: Command): void {
   program
     .command("verify")
-    .description("check the log's hash chain, checkpoint signatures and (with --witness) that nothing was truncated or rolled back")
+    .description(
+      "check the log's hash chain, checkpoint signatures and (with --witness) that nothing was truncated or rolled back",
+    )
     .addOption(dataDirOption())
-    .option("--public-key <file>", "the daemon's public key, kept outside the data directory (default: the one beside the log)")
+    .option(
+      "--public-key <file>",
+      "the daemon's public key, kept outside the data directory (default: the one beside the log)",
+    )
     .option("--witness <file|url>", "the witness that received checkpoint heads")
     .addOption(jsonOption())
     .addHelpText(
@@ -36,12 +41,15 @@ export function registerVerify(program: Command): void {
         );
         const unsigned = (report.head?.seq ?? 0) - (report.lastCheckpointSeq ?? 0);
         if (unsigned > 0 && !options.witness) {
-          printLine(`note: ${unsigned} events after the last checkpoint are covered by the chain only; use --witness to detect truncation`);
+          printLine(
+            `note: ${unsigned} events after the last checkpoint are covered by the chain only; use --witness to detect truncation`,
+          );
         }
       } else {
         const first = report.problems[0]!;
         printLine(`FAILED at seq ${first.seq}: ${first.kind}: ${first.message}`);
-        for (const problem of report.problems.slice(1)) printLine(`  also seq ${problem.seq}: ${problem.kind}: ${problem.message}`);
+        for (const problem of report.problems.slice(1))
+          printLine(`  also seq ${problem.seq}: ${problem.kind}: ${problem.message}`);
       }
       process.exitCode = report.ok ? 0 : 1;
     });

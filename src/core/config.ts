@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+const mcpServerSchema = z
+  .object({
+    command: z.string().min(1).describe("The upstream MCP server's executable."),
+    args: z.array(z.string()).default([]).describe("Its arguments."),
+    cwd: z
+      .string()
+      .optional()
+      .describe("Its working directory (relative paths in tool arguments resolve here)."),
+    env: z.record(z.string(), z.string()).optional().describe("Extra environment variables for it."),
+  })
+  .strict()
+  .describe("An upstream MCP server Warden serves over Streamable HTTP at /mcp/NAME.");
+
+/** `warden up --config FILE`: everything the daemon can be told in one file. */
+export const configSchema = z
+  .object({
+    version: z.literal(1).describe("Config format version; must be 1."),
+    policy: z
+      .string()
+      .optional()
+      .describe("The constitution file (YAML); relative to this file. --policy wins."),
+    witness: z
+      .string()
+      .optional()
+      .describe("File outside the data directory, or URL, receiving checkpoint heads."),
+    listen: z
+      .object({
+        host: z
+          .string()
+          .default("127.0.0.1")
+          .describe("Address for the HTTP listener; keep 127.0.0.1 unless fronted by a proxy."),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(7400)
+          .describe("Port for the HTTP listener (0: any free port)."),
+        allowedHosts: z
+          .array(z.string())
+          .optional()
+          .describe(
+            "Host header values accepted (DNS-rebinding protection); default localhost forms of the port.",
+          ),
+      })
+      .strict()
+      .default({ host: "127.0.0.1", port: 7400 })
+      .describe("The HTTP listener (Streamable HTTP MCP; later the gateway and API)."),
+    mcpServers: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), mcpServerSchema)
+      .default({})
+      .describe("Upstream MCP servers by name."),
+  })
+  .strict();
+
+export type WardenConfig = z.infer<typeof configSchema>;
