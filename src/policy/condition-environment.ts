@@ -1,0 +1,105 @@
+import { Environment } from "@marcbachmann/cel-js";
+import { createLinearTimeMatcher } from "./linear-time-regex.js";
+
+/** The name `matches` calls are rewritten to; see compile-condition.ts. */
+export const linearTimeMatchesFunction = "__warden_re2_matches";
+
+/*
+ * The variables a condition sees are typed (not plain maps), so a misspelt field such as
+ * `tool.nmae` or a type error such as `tool.name + 1` is a problem when the constitution is
+ * loaded rather than a surprise on the first call. Instances are built once per decision and
+ * shared by every rule.
+ */
+export class AgentContext {
+  constructor(readonly id: string) {}
+}
+
+export class ToolContext {
+  readonly arguments: unknown;
+
+  constructor(
+    readonly server: string,
+    readonly name: string,
+    readonly method: string,
+    callArguments: unknown,
+  ) {
+    this.arguments = callArguments;
+  }
+}
+
+export class SessionContext {
+  constructor(
+    readonly id: string,
+    readonly labels: readonly string[],
+    readonly facts: Readonly<Record<string, unknown>>,
+  ) {}
+}
+
+/** Time of the decision in UTC. CEL integers are BigInt in cel-js. */
+export class TimeContext {
+  constructor(
+    readonly iso: string,
+    readonly date: string,
+    readonly hour: bigint,
+    readonly minute: bigint,
+    /** 0 = Sunday ... 6 = Saturday. */
+    readonly weekday: bigint,
+  ) {}
+
+  static at(now: Date): TimeContext {
+    const iso = now.toISOString();
+    return new TimeContext(
+      iso,
+      iso.slice(0, 10),
+      BigInt(now.getUTCHours()),
+      BigInt(now.getUTCMinutes()),
+      BigInt(now.getUTCDay()),
+    );
+  }
+}
+
+export interface ConditionContext {
+  agent: AgentContext;
+  tool: ToolContext;
+  session: SessionContext;
+  env: Readonly<Record<string, string>>;
+  time: TimeContext;
+}
+
+/**
+ * The CEL environment conditions are compiled in: the five variables above, nothing else
+ * (`unlistedVariablesAreDyn: false`, so `tol.name` is a load-time problem), and `matches`
+ * backed by RE2. Create one per engine: it holds the compiled-pattern cache.
+ */
+export function createConditionEnvironment(): Environment {
+  const matches = createLinearTimeMatcher();
+  return new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+    .registerType("warden.Agent", { ctor: AgentContext, fields: { id: "string" } })
+    .registerType("warden.Tool", {
+      ctor: ToolContext,
+      fields: { server: "string", name: "string", method: "string", arguments: "dyn" },
+    })
+    .registerType("warden.Session", {
+      ctor: SessionContext,
+      fields: { id: "string", labels: "list<string>", facts: "map<string, dyn>" },
+    })
+    .registerType("warden.Time", {
+      ctor: TimeContext,
+      fields: { iso: "string", date: "string", hour: "int", minute: "int", weekday: "int" },
+    })
+    .registerVariable("agent", "warden.Agent", { description: "The agent making the call." })
+    .registerVariable("tool", "warden.Tool", {
+      description: "The call: server, tool name, protocol method, arguments.",
+    })
+    .registerVariable("session", "warden.Session", { description: "The agent's session: id, labels, facts." })
+    .registerVariable("env", "map<string, string>", {
+      description: "Deployment facts the operator supplies.",
+    })
+    .registerVariable("time", "warden.Time", { description: "The time of the decision (UTC)." })
+    .registerFunction(`string.${linearTimeMatchesFunction}(string): bool`, (text: string, pattern: string) =>
+      matches(text, pattern),
+    )
+    .registerFunction(`${linearTimeMatchesFunction}(string, string): bool`, (text: string, pattern: string) =>
+      matches(text, pattern),
+    );
+}

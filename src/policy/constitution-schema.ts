@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { approversSchema, decisionModeSchema, effectSchema } from "../core/decision.js";
+import { parseDuration } from "./duration.js";
+
+export const defaultHoldTimeout = "5m";
+const longestHoldMilliseconds = 7 * 86_400_000;
+const shortestHoldMilliseconds = 1_000;
+
+/**
+ * Rule ids that Warden itself uses in decisions. Built-in rules use `builtin:...`, which the
+ * id pattern already excludes.
+ */
+export const reservedRuleIds = ["default", "no-constitution", "policy-error"] as const;
+
+const ruleIdSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/,
+    "must be lowercase words joined by - _ or . (for example no-writes)",
+  )
+  .max(80, "must be at most 80 characters")
+  .refine((id) => !(reservedRuleIds as readonly string[]).includes(id), {
+    message: `is reserved (${reservedRuleIds.join(", ")})`,
+  })
+  .describe("Unique id of the rule; it appears in every decision the rule takes and is shown to the agent.");
+
+const labelSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9]+(?:[-_.:][a-z0-9]+)*$/,
+    "must be lowercase words joined by - _ . or : (for example secret)",
+  )
+  .max(80, "must be at most 80 characters")
+  .describe("A session label.");
+
+const holdTimeoutSchema = z
+  .string()
+  .refine(
+    (text) => {
+      const milliseconds = parseDuration(text);
+      return (
+        milliseconds !== undefined &&
+        milliseconds >= shortestHoldMilliseconds &&
+        milliseconds <= longestHoldMilliseconds
+      );
+    },
+    { message: "must be a duration between 1s and 7d written like 30s, 5m, 2h or 1d" },
+  )
+  .describe(
+    `How long a held call waits for a reviewer before it expires (denied). Default ${defaultHoldTimeout}.`,
+  );
+
+export const ruleSchema = z
+  .strictObject({
+    id: ruleIdSchema,
+    description: z.string().optional().describe("What the rule is for, for people reading the constitution."),
+    when: z
+      .string()
+      .min(1)
+      .describe(
+        "CEL condition over agent {id}, tool {server, name, method, arguments}, session {id, labels, facts}, " +
+          "env (map of strings) and time {iso, date, hour, minute, weekday} (UTC). `matches` uses RE2 (linear time). " +
+          "JSON numbers in arguments and facts are doubles: compare freely (`tool.arguments.n > 3`), " +
+          "but write `1.0` in arithmetic or use `int(...)`. A condition that fails to evaluate " +
+          "(for example a missing key) counts as matching for deny and hold rules and as not matching for allow rules.",
+      ),
+    effect: effectSchema,
+    rationale: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Why the rule exists. Required for deny and hold rules; shown to the agent unless `message` is set.",
+      ),
+    message: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("What the agent is told when this rule denies or holds its call. Defaults to the rationale."),
+    approvers: approversSchema
+      .optional()
+      .describe("Who may release a call this hold rule holds. Hold rules only."),
+    holdTimeout: holdTimeoutSchema.optional(),
+    mode: decisionModeSchema
+      .default("enforce")
+      .describe("`shadow` records the rule's matches without letting it affect decisions or labels."),
+    labels: z
+      .array(labelSchema)
+      .default([])
+      .describe(
+        'Labels added to the session when this rule matches; later rules can test `"x" in session.labels`.',
+      ),
+  })
+  .superRefine((rule, context) => {
+    if (rule.effect !== "allow" && rule.rationale === undefined && rule.message === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["rationale"],
+        message: `required for ${rule.effect} rules (the agent is told why)`,
+      });
+    }
+    if (rule.effect !== "hold") {
+      for (const key of ["approvers", "holdTimeout"] as const) {
+        if (rule[key] !== undefined) {
+          context.addIssue({ code: "custom", path: [key], message: "only applies to hold rules" });
+        }
+      }
+    }
+  })
+  .describe("One rule: when its condition holds, it allows, denies or holds the call.");
+
+export const constitutionSchema = z
+  .strictObject({
+    version: z.literal(1).describe("Format version of this file. Always 1."),
+    description: z.string().optional().describe("What this constitution is for."),
+    default: effectSchema.describe("What happens to a call no rule matches. Must be stated."),
+    mode: decisionModeSchema
+      .default("enforce")
+      .describe(
+        "`shadow` computes and records every decision but always lets the call through (built-in rules still apply).",
+      ),
+    rules: z
+      .array(ruleSchema)
+      .default([])
+      .describe("The rules. Precedence is deny > hold > allow; among equals the first listed decides."),
+  })
+  .describe("A Warden constitution: the rules every tool call of an agent is decided against.");
+
+export type Constitution = z.output<typeof constitutionSchema>;
+export type ConstitutionRule = z.output<typeof ruleSchema>;
