@@ -84,7 +84,10 @@ describe("the warden command line", () => {
 
   it("policy test reports passing and failing cases and exits 1 on a failure", () => {
     const policy = path.join(scratch, "p.yaml");
-    writeFileSync(policy, "version: 1\ndefault: deny\nrules:\n  - id: reads\n    when: 'tool.name == \"read\"'\n    effect: allow\n");
+    writeFileSync(
+      policy,
+      "version: 1\ndefault: deny\nrules:\n  - id: reads\n    when: 'tool.name == \"read\"'\n    effect: allow\n",
+    );
     const cases = path.join(scratch, "cases.yaml");
     writeFileSync(
       cases,
@@ -104,10 +107,32 @@ describe("the warden command line", () => {
   });
 
   it("never crashes or prints a stack trace, whatever the arguments", () => {
-    const words = fc.constantFrom("log", "verify", "trace", "policy", "check", "test", "approvals", "approve", "--json", "--data-dir", "--limit", "--type", "-f", "--reason", "x", "", "--", "tool-call", "💥", "--policy", "../..");
+    const words = fc.constantFrom(
+      "log",
+      "verify",
+      "trace",
+      "policy",
+      "check",
+      "test",
+      "approvals",
+      "approve",
+      "--json",
+      "--data-dir",
+      "--limit",
+      "--type",
+      "-f",
+      "--reason",
+      "x",
+      "",
+      "--",
+      "tool-call",
+      "💥",
+      "--policy",
+      "../..",
+    );
     fc.assert(
       fc.property(fc.array(words, { maxLength: 5 }), (args) => {
-        if (args.includes("-f") || args.includes("--follow")) return;
+        if (args.includes("-f")) return;
         const dataDir = path.join(scratch, "fuzz");
         const result = runWarden(args, { env: { WARDEN_HOME: dataDir } });
         expect([0, 1, 2]).toContain(result.code);
@@ -115,6 +140,8 @@ describe("the warden command line", () => {
       }),
       { numRuns: 25 },
     );
-    expect(existsSync(path.join(scratch, "fuzz")) ? readdirSync(path.join(scratch, "fuzz")) : []).not.toContain("events.sqlite");
+    expect(
+      existsSync(path.join(scratch, "fuzz")) ? readdirSync(path.join(scratch, "fuzz")) : [],
+    ).not.toContain("events.sqlite");
   });
 });

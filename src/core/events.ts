@@ -11,6 +11,7 @@ const toolCallData = z.object({
   server: z.string(),
   tool: z.string(),
   arguments: json,
+  workingDirectory: z.string().optional(),
 });
 
 /** Every event type's data schema, keyed by type. Types are `<noun>-<action>`. */

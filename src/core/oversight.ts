@@ -19,6 +19,11 @@ export interface ToolCallRequest extends CallIdentity {
   /** The tool name, or the resource URI / prompt name for other methods. */
   tool: string;
   arguments: unknown;
+  /**
+   * Where relative paths in the arguments resolve: the upstream server's working directory.
+   * Set by the proxy from its own configuration, never taken from the agent.
+   */
+  workingDirectory?: string;
 }
 
 /** What the proxy must do with the call. A denial carries the text the agent is shown. */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import path from "node:path";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
@@ -83,6 +84,7 @@ export function createMcpHttpHandler(options: McpHttpHandlerOptions): McpHttpHan
     });
     const proxy = createOversightProxy({
       serverName: options.serverName,
+      workingDirectory: path.resolve(options.cwd ?? process.cwd()),
       agent: transport,
       upstream,
       oversight: options.oversight,

@@ -43,6 +43,8 @@ export interface TrafficEvent {
 
 export interface OversightProxyOptions {
   serverName: string;
+  /** The upstream server's working directory, where relative paths in arguments resolve. */
+  workingDirectory?: string;
   /** Faces the agent: the proxy is the MCP server on it. */
   agent: Transport;
   /** Faces the upstream MCP server: the proxy is the MCP client on it. */
@@ -270,6 +272,7 @@ class OversightProxyImpl implements OversightProxy {
         server: this.#options.serverName,
         tool,
         arguments: callArguments,
+        ...(this.#options.workingDirectory ? { workingDirectory: this.#options.workingDirectory } : {}),
         ...identity,
       });
     } catch (error) {

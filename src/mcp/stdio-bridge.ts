@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { errorMessage, WardenError } from "../core/errors.js";
@@ -74,6 +75,7 @@ export function createStdioBridge(options: StdioBridgeOptions): StdioBridge {
   );
   const proxy = createOversightProxy({
     serverName: options.serverName,
+    workingDirectory: path.resolve(options.cwd ?? process.cwd()),
     agent,
     upstream,
     oversight: options.oversight,

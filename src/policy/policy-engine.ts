@@ -20,7 +20,13 @@ import { RuleIndex } from "./rule-index.js";
 /** One call to decide. JSON numbers in `arguments` and `facts` are CEL doubles. */
 export interface DecisionInput {
   agent: { id: string };
-  tool: { server: string; name: string; method: string; arguments: unknown };
+  tool: {
+    server: string;
+    name: string;
+    method: string;
+    arguments: unknown;
+    workingDirectory?: string | undefined;
+  };
   session: { id: string; labels: readonly string[]; facts?: Readonly<Record<string, unknown>> };
   env?: Readonly<Record<string, string>>;
 }
@@ -92,8 +98,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     let hold: Decision | undefined;
     let allow: Decision | undefined;
 
-    const { method, name, arguments: callArguments } = input.tool;
-    for (const violation of builtins.check({ method, name, arguments: callArguments })) {
+    const { method, name, arguments: callArguments, workingDirectory } = input.tool;
+    for (const violation of builtins.check({ method, name, arguments: callArguments, workingDirectory })) {
       matches.push({ ruleId: violation.ruleId, effect: "deny", mode: "enforce" });
       deny ??= { effect: "deny", ruleId: violation.ruleId, reason: violation.reason };
     }

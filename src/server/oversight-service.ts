@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
+import type { ApprovalQueue } from "../approvals/approval-queue.js";
 import { canonicalJson } from "../core/canonical-json.js";
 import type { Decision, PolicyDecision } from "../core/decision.js";
-import type { EventStore } from "../core/event-store.js";
 import { WardenError } from "../core/errors.js";
+import type { EventStore } from "../core/event-store.js";
 import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type {
@@ -12,7 +13,6 @@ import type {
   ToolCallRequest,
   ToolDefinitionsCheck,
 } from "../core/oversight.js";
-import { ApprovalQueue } from "../approvals/approval-queue.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
 export interface PolicyDecider {
@@ -20,7 +20,13 @@ export interface PolicyDecider {
   decide(
     input: {
       agent: { id: string };
-      tool: { server: string; name: string; method: string; arguments: unknown };
+      tool: {
+        server: string;
+        name: string;
+        method: string;
+        arguments: unknown;
+        workingDirectory?: string | undefined;
+      };
       session: { id: string; labels: string[] };
       env?: Record<string, string>;
     },
@@ -105,8 +111,11 @@ export class OversightService implements Oversight {
     const callId = this.#nextId();
     const identity: CallIdentity = request;
     const policyDecision = this.#decide(request);
-    const recorded = [
-      this.#store.append({
+    // The call is ordered first and on its own: if the store cannot encode it (a non-finite
+    // number, nesting deeper than it can walk), nothing is recorded, not a decision alone.
+    // The decision then joins the same group commit; once it is durable, so is the call.
+    await this.#store.append(
+      {
         type: "tool-call",
         agentId: identity.agentId,
         sessionId: identity.sessionId,
@@ -119,16 +128,17 @@ export class OversightService implements Oversight {
           server: request.server,
           tool: request.tool,
           arguments: request.arguments,
+          ...(request.workingDirectory ? { workingDirectory: request.workingDirectory } : {}),
         },
-      }),
-      this.#store.append({
-        type: "policy-decision",
-        ...eventIdentity(identity),
-        data: { callId, ...policyDecision },
-      }),
-    ];
-    // Both records share one group commit; nothing is answered before they are durable.
-    await Promise.all(recorded);
+      },
+      { durability: "buffered" },
+    );
+    // Nothing is answered before both records are durable.
+    await this.#store.append({
+      type: "policy-decision",
+      ...eventIdentity(identity),
+      data: { callId, ...policyDecision },
+    });
     if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
     const applied = policyDecision.applied;
     if (applied.effect === "allow") return { effect: "allow", callId };
@@ -229,6 +239,7 @@ export class OversightService implements Oversight {
           name: request.tool,
           method: request.method,
           arguments: request.arguments,
+          workingDirectory: request.workingDirectory,
         },
         session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
       },

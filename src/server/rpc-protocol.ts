@@ -30,6 +30,7 @@ export const rpcParamSchemas = {
     server: z.string().min(1).max(200),
     tool: z.string().max(10_000),
     arguments: z.unknown(),
+    workingDirectory: z.string().startsWith("/").max(4096).optional(),
   }),
   "record-tool-result": z.object({
     identity,

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import net from "node:net";
-import { WardenError, toWireError } from "../core/errors.js";
+import { toWireError, WardenError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { parseStrictJson } from "../core/strict-json.js";
 import {
@@ -112,13 +112,15 @@ export async function startRpcSocketServer(options: {
         if (line.trim().length > 0) void handleLine(line);
       }
       if (buffered.length > maxRpcLineBytes) {
-        // Drop the rest of this oversized line instead of buffering without bound.
+        // Drop the rest of this oversized line instead of buffering without bound; answer it once.
+        if (!discarding) {
+          respond({
+            id: null,
+            error: { code: "input-invalid", message: `request line exceeds ${maxRpcLineBytes} bytes` },
+          });
+        }
         buffered = "";
         discarding = true;
-        respond({
-          id: null,
-          error: { code: "input-invalid", message: `request line exceeds ${maxRpcLineBytes} bytes` },
-        });
       }
     });
   });

@@ -48,6 +48,8 @@ export interface BuiltinCall {
   method: string;
   name: string;
   arguments: unknown;
+  /** Where the upstream server resolves relative paths; default `workspaceRoot`. Set by the proxy, never the agent. */
+  workingDirectory?: string | undefined;
 }
 
 export interface BuiltinRules {
@@ -68,14 +70,28 @@ export interface BuiltinRules {
  * defence, not the boundary: running Warden as its own user is.
  */
 export function createBuiltinRules(options: BuiltinRuleOptions): BuiltinRules {
-  const workspaceRoot = path.resolve(options.workspaceRoot ?? process.cwd());
+  const defaultWorkspaceRoot = path.resolve(options.workspaceRoot ?? process.cwd());
   const homeDirectory = path.resolve(options.homeDirectory ?? homedir());
   const protectedPaths = [options.dataDir, ...(options.protectedFiles ?? [])].map((item) =>
     path.resolve(item),
   );
-  const locations = new ProtectedLocations(protectedPaths, [homeDirectory, workspaceRoot]);
-  // Resolved once: the workspace root is where the upstream server runs, not something a call moves.
-  const physicalWorkspaceRoot = new PhysicalPathResolver().resolve(workspaceRoot);
+  // Per working directory: what counts as an everyday ancestor, and its real path (resolved
+  // once: the working directory is where the upstream server runs, not something a call moves).
+  const workspaces = new Map<string, { root: string; physicalRoot: string; locations: ProtectedLocations }>();
+  const workspaceFor = (workingDirectory: string | undefined) => {
+    const root = workingDirectory ? path.resolve(workingDirectory) : defaultWorkspaceRoot;
+    let workspace = workspaces.get(root);
+    if (!workspace) {
+      if (workspaces.size >= 64) workspaces.clear();
+      workspace = {
+        root,
+        physicalRoot: new PhysicalPathResolver().resolve(root),
+        locations: new ProtectedLocations(protectedPaths, [homeDirectory, root]),
+      };
+      workspaces.set(root, workspace);
+    }
+    return workspace;
+  };
   const candidateOptions: PathCandidateOptions = {
     homeDirectory,
     environment: options.environment ?? process.env,
@@ -94,7 +110,8 @@ export function createBuiltinRules(options: BuiltinRuleOptions): BuiltinRules {
 
       const candidates = new Set<string>();
       for (const text of strings) collectPathCandidates(text, candidateOptions, candidates);
-      const resolver = new PhysicalPathResolver(physicalWorkspaceRoot);
+      const { root: workspaceRoot, physicalRoot, locations } = workspaceFor(call.workingDirectory);
+      const resolver = new PhysicalPathResolver(physicalRoot);
       let wardenFile: string | undefined;
       let mcpConfig: string | undefined;
       for (const candidate of candidates) {
