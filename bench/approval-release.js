@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { silentLogger } from "../dist/core/logger.js";
 import { newSpanId, newTraceId } from "../dist/core/ids.js";
+import { silentLogger } from "../dist/core/logger.js";
 import { startDaemon } from "../dist/server/daemon.js";
 import { DaemonClient } from "../dist/server/daemon-client.js";
 import { readOperatorToken } from "../dist/server/daemon-files.js";
@@ -17,7 +17,11 @@ writeFileSync(policy, "version: 1\ndefault: hold\nrules: []\n");
 const dataDir = path.join(root, "state");
 const daemon = await startDaemon({ dataDir, policyPath: policy, logger: silentLogger(), socketOnly: true });
 const agent = new DaemonClient({ socketPath: daemon.socketPath, role: "agent" });
-const reviewer = new DaemonClient({ socketPath: daemon.socketPath, role: "operator", token: readOperatorToken(dataDir) });
+const reviewer = new DaemonClient({
+  socketPath: daemon.socketPath,
+  role: "operator",
+  token: readOperatorToken(dataDir),
+});
 
 const latencies = [];
 for (let round = 0; round < rounds; round++) {
@@ -40,7 +44,12 @@ for (let round = 0; round < rounds; round++) {
   let held = [];
   while (held.length === 0) held = await reviewer.call("approvals-list");
   const sentAt = process.hrtime.bigint();
-  await reviewer.call("approvals-decide", { approvalId: held[0].approvalId, outcome: "approved", reviewer: "bench", scope: "once" });
+  await reviewer.call("approvals-decide", {
+    approvalId: held[0].approvalId,
+    outcome: "approved",
+    reviewer: "bench",
+    scope: "once",
+  });
   const verdict = await waiting;
   if (verdict.effect !== "allow") throw new Error(`expected allow, got ${JSON.stringify(verdict)}`);
   latencies.push(Number(releasedAt - sentAt) / 1e6);
@@ -48,7 +57,9 @@ for (let round = 0; round < rounds; round++) {
 latencies.sort((a, b) => a - b);
 const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))].toFixed(3);
 console.log("approval → release (ms)   p50      p99      max");
-console.log(`                          ${at(0.5).padEnd(9)}${at(0.99).padEnd(9)}${latencies.at(-1).toFixed(3)}   (${rounds} held calls; goal ≤ 100 ms)`);
+console.log(
+  `                          ${at(0.5).padEnd(9)}${at(0.99).padEnd(9)}${latencies.at(-1).toFixed(3)}   (${rounds} held calls; goal ≤ 100 ms)`,
+);
 agent.close();
 reviewer.close();
 await daemon.close();

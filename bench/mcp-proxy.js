@@ -72,7 +72,20 @@ const direct = await connect(process.execPath, [filesystemServer, workspace]);
 const directResult = await measure(direct);
 await direct.close();
 
-const proxied = await connect(process.execPath, [warden, "mcp", "--data-dir", dataDir, "--policy", policy, "--name", "files", "--", process.execPath, filesystemServer, workspace]);
+const proxied = await connect(process.execPath, [
+  warden,
+  "mcp",
+  "--data-dir",
+  dataDir,
+  "--policy",
+  policy,
+  "--name",
+  "files",
+  "--",
+  process.execPath,
+  filesystemServer,
+  workspace,
+]);
 const wardenResult = await measure(proxied);
 await proxied.close();
 
@@ -87,8 +100,11 @@ const rows = [
     `${(wardenResult.perSecond / directResult.perSecond).toFixed(2)}x`,
   ],
 ];
-for (const row of rows) console.log(row.map((cell, index) => String(cell).padEnd(index === 0 ? 16 : 22)).join(""));
-console.log(`(${calls} sequential calls for latency; ${calls} calls with ${concurrency} in flight for throughput; 1 KiB file)`);
+for (const row of rows)
+  console.log(row.map((cell, index) => String(cell).padEnd(index === 0 ? 16 : 22)).join(""));
+console.log(
+  `(${calls} sequential calls for latency; ${calls} calls with ${concurrency} in flight for throughput; 1 KiB file)`,
+);
 
 const { spawnSync } = await import("node:child_process");
 spawnSync(process.execPath, [warden, "down", "--data-dir", dataDir], { stdio: "ignore" });

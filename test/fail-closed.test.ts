@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterEach, describe, expect, it } from "vitest";
@@ -37,7 +37,11 @@ describe("Warden fails closed", () => {
   it("denies every call when no constitution is loaded", async () => {
     sandbox = createSandbox(allowAll);
     // A daemon started without --policy: nothing was stated, so nothing is allowed.
-    const daemon = spawn(process.execPath, [wardenBinary, "up", "--data-dir", sandbox.dataDir, "--socket-only"], { stdio: "ignore" });
+    const daemon = spawn(
+      process.execPath,
+      [wardenBinary, "up", "--data-dir", sandbox.dataDir, "--socket-only"],
+      { stdio: "ignore" },
+    );
     try {
       await waitFor(() => existsSync(path.join(sandbox!.dataDir, "warden.sock")));
       client = await connectThroughWarden(sandbox, [process.execPath, filesystemServer, sandbox.workspace]);
@@ -51,7 +55,9 @@ describe("Warden fails closed", () => {
   });
 
   it("refuses to start with a broken constitution and names each problem as path: message", () => {
-    sandbox = createSandbox("version: 1\ndefault: perhaps\nrules:\n  - id: x\n    when: 'tool.name =='\n    effect: allow\n");
+    sandbox = createSandbox(
+      "version: 1\ndefault: perhaps\nrules:\n  - id: x\n    when: 'tool.name =='\n    effect: allow\n",
+    );
     const result = runWarden(["up", "--data-dir", sandbox.dataDir, "--policy", sandbox.policyPath]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/default: /);
@@ -63,10 +69,16 @@ describe("Warden fails closed", () => {
     client = await connectThroughWarden(sandbox, [process.execPath, filesystemServer, sandbox.workspace]);
     expect((await writeAttempt("before.txt")).written).toBe(true);
     sandbox.writePolicy("version: 1\ndefault: allow\nrules:\n  - id: broken\n    effect: sometimes\n");
-    await waitFor(() => readLog(sandbox!.dataDir, ["--type", "policy-load"]).some((event) => event.data.ok === false));
+    await waitFor(() =>
+      readLog(sandbox!.dataDir, ["--type", "policy-load"]).some((event) => event.data.ok === false),
+    );
     expect((await writeAttempt("after-broken.txt")).written).toBe(true);
     sandbox.writePolicy("version: 1\ndefault: deny\nrules: []\n");
-    await waitFor(() => readLog(sandbox!.dataDir, ["--type", "policy-load"]).filter((event) => event.data.ok === true).length >= 2);
+    await waitFor(
+      () =>
+        readLog(sandbox!.dataDir, ["--type", "policy-load"]).filter((event) => event.data.ok === true)
+          .length >= 2,
+    );
     expect((await writeAttempt("after-fixed.txt")).written).toBe(false);
   });
 
@@ -119,7 +131,9 @@ rules:
     const database = new Database(path.join(sandbox.dataDir, "events.sqlite"));
     const { seq } = database.prepare("SELECT max(seq) AS seq FROM events").get() as { seq: number };
     database
-      .prepare("INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (?, 'x', 't', 'tool-call', 'a', 's', 't', 'h', '{}')")
+      .prepare(
+        "INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (?, 'x', 't', 'tool-call', 'a', 's', 't', 'h', '{}')",
+      )
       .run(seq + 1);
     database.close();
     const { result, written } = await writeAttempt("second.txt");
@@ -132,7 +146,13 @@ rules:
 
   it("refuses a constitution file that does not exist", () => {
     sandbox = createSandbox(allowAll);
-    const result = runWarden(["up", "--data-dir", sandbox.dataDir, "--policy", path.join(sandbox.root, "missing.yaml")]);
+    const result = runWarden([
+      "up",
+      "--data-dir",
+      sandbox.dataDir,
+      "--policy",
+      path.join(sandbox.root, "missing.yaml"),
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/missing\.yaml/);
   });

@@ -1,8 +1,8 @@
 import type { Approvers } from "../core/decision.js";
-import type { EventStore } from "../core/event-store.js";
 import { WardenError } from "../core/errors.js";
-import type { CallIdentity } from "../core/oversight.js";
+import type { EventStore } from "../core/event-store.js";
 import { newSpanId } from "../core/ids.js";
+import type { CallIdentity } from "../core/oversight.js";
 
 export type ApprovalScope = "once" | "session";
 
@@ -87,14 +87,23 @@ export class ApprovalQueue {
    */
   async decide(
     approvalId: string,
-    decision: { outcome: "approved"; reviewer: string; scope: ApprovalScope } | { outcome: "denied"; reviewer: string; reason: string },
+    decision:
+      | { outcome: "approved"; reviewer: string; scope: ApprovalScope }
+      | { outcome: "denied"; reviewer: string; reason: string },
   ): Promise<{ released: boolean; approvalsNeeded: number }> {
     const waiting = this.#waiting.get(approvalId);
-    if (!waiting) throw new WardenError("not-found", `no held call with id ${approvalId} (decided, expired or never held)`);
+    if (!waiting)
+      throw new WardenError(
+        "not-found",
+        `no held call with id ${approvalId} (decided, expired or never held)`,
+      );
     const { call } = waiting;
     if (decision.outcome === "approved") {
       if (waiting.approvals.has(decision.reviewer)) {
-        throw new WardenError("forbidden", `${decision.reviewer} has already approved ${approvalId}; another reviewer must approve`);
+        throw new WardenError(
+          "forbidden",
+          `${decision.reviewer} has already approved ${approvalId}; another reviewer must approve`,
+        );
       }
       const needed = call.approvers.count - waiting.approvals.size - 1;
       const released = needed <= 0;
@@ -102,13 +111,21 @@ export class ApprovalQueue {
       await this.#store.append({
         type: "approval-decision",
         ...this.#eventIdentity(call.identity),
-        data: { approvalId, callId: call.callId, outcome: "approved", reviewer: decision.reviewer, scope: decision.scope },
+        data: {
+          approvalId,
+          callId: call.callId,
+          outcome: "approved",
+          reviewer: decision.reviewer,
+          scope: decision.scope,
+        },
       });
       waiting.approvals.add(decision.reviewer);
       if (!released) return { released: false, approvalsNeeded: needed };
       clearTimeout(waiting.timer);
       if (decision.scope === "session") {
-        this.#sessionGrants.add(ApprovalQueue.grantKey(call.identity.sessionId, call.server, call.tool, call.ruleId));
+        this.#sessionGrants.add(
+          ApprovalQueue.grantKey(call.identity.sessionId, call.server, call.tool, call.ruleId),
+        );
       }
       waiting.resolve({ outcome: "approved", reviewers: [...waiting.approvals], scope: decision.scope });
       return { released: true, approvalsNeeded: 0 };
@@ -118,7 +135,14 @@ export class ApprovalQueue {
     await this.#store.append({
       type: "approval-decision",
       ...this.#eventIdentity(call.identity),
-      data: { approvalId, callId: call.callId, outcome: "denied", reviewer: decision.reviewer, reason: decision.reason, scope: "once" },
+      data: {
+        approvalId,
+        callId: call.callId,
+        outcome: "denied",
+        reviewer: decision.reviewer,
+        reason: decision.reason,
+        scope: "once",
+      },
     });
     waiting.resolve({ outcome: "denied", reviewer: decision.reviewer, reason: decision.reason });
     return { released: true, approvalsNeeded: 0 };
@@ -138,7 +162,13 @@ export class ApprovalQueue {
       await this.#store.append({
         type: "approval-decision",
         ...this.#eventIdentity(waiting.call.identity),
-        data: { approvalId, callId: waiting.call.callId, outcome: "expired", reviewer: "warden", scope: "once" },
+        data: {
+          approvalId,
+          callId: waiting.call.callId,
+          outcome: "expired",
+          reviewer: "warden",
+          scope: "once",
+        },
       });
     } finally {
       waiting.resolve({ outcome: "expired" });

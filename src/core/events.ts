@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { approversSchema, decisionSchema, policyDecisionSchema } from "./decision.js";
+import { approversSchema, policyDecisionSchema } from "./decision.js";
 
 const json = z.unknown();
 

@@ -1,5 +1,5 @@
-import { appendFile } from "node:fs/promises";
 import { sign } from "node:crypto";
+import { appendFile } from "node:fs/promises";
 import type { EventStore } from "../core/event-store.js";
 import { checkpointMessage } from "../core/hash-chain.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
@@ -85,9 +85,18 @@ export class Checkpointer {
     });
     this.#lastCheckpointedSeq = event.seq;
     if (this.#options.witness) {
-      const entry: WitnessEntry = { seq: head.seq, hash: head.hash, keyId: keys.keyId, signature, time: event.time };
+      const entry: WitnessEntry = {
+        seq: head.seq,
+        hash: head.hash,
+        keyId: keys.keyId,
+        signature,
+        time: event.time,
+      };
       await sendToWitness(this.#options.witness, entry).catch((error: Error) =>
-        logger.warn({ witness: this.#options.witness, error: error.message }, "witness did not take the checkpoint"),
+        logger.warn(
+          { witness: this.#options.witness, error: error.message },
+          "witness did not take the checkpoint",
+        ),
       );
     }
   }

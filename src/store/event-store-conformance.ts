@@ -9,14 +9,25 @@ export interface ConformanceTarget {
   create(): Promise<{ store: EventStore; reopen(): Promise<EventStore>; cleanup(): Promise<void> }>;
 }
 
-export function sampleToolCall(index: number, sessionId = "session-1", agentId = "agent-1"): EventInput<"tool-call"> {
+export function sampleToolCall(
+  index: number,
+  sessionId = "session-1",
+  agentId = "agent-1",
+): EventInput<"tool-call"> {
   return {
     type: "tool-call",
     agentId,
     sessionId,
     traceId: "0af7651916cd43dd8448eb211c80319c",
     spanId: `b7ad6b71692033${String(index % 100).padStart(2, "0")}`,
-    data: { callId: `call-${index}`, via: "mcp", method: "tools/call", server: "fs", tool: "read_file", arguments: { path: `/tmp/${index}` } },
+    data: {
+      callId: `call-${index}`,
+      via: "mcp",
+      method: "tools/call",
+      server: "fs",
+      tool: "read_file",
+      arguments: { path: `/tmp/${index}` },
+    },
   };
 }
 
@@ -38,12 +49,15 @@ export function runEventStoreConformance(target: ConformanceTarget): void {
 
     it("keeps seq gap-free and ordered under many concurrent appends", async () => {
       const { store, cleanup } = await target.create();
-      const results = await Promise.all(Array.from({ length: 500 }, (_, index) => store.append(sampleToolCall(index))));
+      const results = await Promise.all(
+        Array.from({ length: 500 }, (_, index) => store.append(sampleToolCall(index))),
+      );
       const seqs = results.map((event) => event.seq).sort((a, b) => a - b);
       expect(seqs).toEqual(Array.from({ length: 500 }, (_, index) => index + 1));
       const stored = await store.read({ limit: 1000 });
       expect(stored.map((event) => event.seq)).toEqual(seqs);
-      for (let index = 1; index < stored.length; index++) expect(stored[index]!.prevHash).toBe(stored[index - 1]!.hash);
+      for (let index = 1; index < stored.length; index++)
+        expect(stored[index]!.prevHash).toBe(stored[index - 1]!.hash);
       await store.close();
       await cleanup();
     });
@@ -62,7 +76,11 @@ export function runEventStoreConformance(target: ConformanceTarget): void {
       const { store, cleanup } = await target.create();
       await store.append(sampleToolCall(1, "s-a", "agent-x"));
       await store.append(sampleToolCall(2, "s-b", "agent-y"));
-      await store.append({ ...sampleToolCall(3, "s-a", "agent-x"), type: "tool-result", data: { callId: "call-3", isError: false, latencyMs: 1, result: {} } });
+      await store.append({
+        ...sampleToolCall(3, "s-a", "agent-x"),
+        type: "tool-result",
+        data: { callId: "call-3", isError: false, latencyMs: 1, result: {} },
+      });
       expect((await store.read({ sessionId: "s-a" })).map((event) => event.seq)).toEqual([1, 3]);
       expect((await store.read({ agentId: "agent-y" })).map((event) => event.seq)).toEqual([2]);
       expect((await store.read({ types: ["tool-result"] })).map((event) => event.seq)).toEqual([3]);

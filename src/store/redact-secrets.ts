@@ -1,7 +1,8 @@
 import { createHmac } from "node:crypto";
 
 // Field names whose string values are credentials, whatever they look like.
-const secretFieldName = /(^|[-_])(api[-_]?key|apikey|token|secret|password|passwd|authorization|cookie|credential|private[-_]?key)s?$/i;
+const secretFieldName =
+  /(^|[-_])(api[-_]?key|apikey|token|secret|password|passwd|authorization|cookie|credential|private[-_]?key)s?$/i;
 
 // Well-known credential shapes that can appear inside free text.
 const secretPatterns: RegExp[] = [
@@ -24,21 +25,35 @@ export function createSecretRedactor(key: Buffer): (value: unknown) => unknown {
   const fingerprint = (secret: string) =>
     `secret:${createHmac("sha256", key).update(secret).digest("hex").slice(0, 16)}`;
 
+  // Every pattern looks at the original text and overlapping matches become one fingerprint, so
+  // no pattern takes another's output (`secret:<hex>` after `SECRET:`) for a secret of its own.
   const redactText = (text: string): string => {
-    let result = text;
+    const ranges: [start: number, end: number][] = [];
     for (const pattern of secretPatterns) {
-      if (pattern.test(result)) {
-        pattern.lastIndex = 0;
-        result = result.replace(pattern, (match) => fingerprint(match));
-      }
       pattern.lastIndex = 0;
+      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+        ranges.push([match.index, pattern.lastIndex]);
+      }
     }
-    return result;
+    if (ranges.length === 0) return text;
+    ranges.sort((left, right) => left[0] - right[0]);
+    let result = "";
+    let position = 0;
+    for (let index = 0; index < ranges.length; ) {
+      const start = ranges[index]![0];
+      let end = ranges[index]![1];
+      for (index++; index < ranges.length && ranges[index]![0] < end; index++)
+        end = Math.max(end, ranges[index]![1]);
+      result += text.slice(position, start) + fingerprint(text.slice(start, end));
+      position = end;
+    }
+    return result + text.slice(position);
   };
 
   const redact = (value: unknown, fieldName: string | null): unknown => {
     if (typeof value === "string") {
-      if (fieldName !== null && secretFieldName.test(fieldName) && value.length > 0) return fingerprint(value);
+      if (fieldName !== null && secretFieldName.test(fieldName) && value.length > 0)
+        return fingerprint(value);
       return redactText(value);
     }
     if (Array.isArray(value)) return value.map((item) => redact(item, null));

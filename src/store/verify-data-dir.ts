@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
+import type { WitnessEntry } from "./checkpointer.js";
 import { readPublicKey } from "./signing-keys.js";
 import { iterateRows, openReadOnly } from "./sqlite/sqlite-event-store.js";
 import { parseWitnessFile, type VerifyReport, verifyLog } from "./verify-log.js";
-import type { WitnessEntry } from "./checkpointer.js";
 
 export interface VerifyDataDirOptions {
   dataDir: string;
@@ -15,9 +15,12 @@ export interface VerifyDataDirOptions {
 }
 
 /** Verifies the store of a data directory, opened read-only. Creates nothing. */
-export async function verifyDataDir(options: VerifyDataDirOptions): Promise<VerifyReport & { publicKeySource: string }> {
+export async function verifyDataDir(
+  options: VerifyDataDirOptions,
+): Promise<VerifyReport & { publicKeySource: string }> {
   const storeFile = path.join(options.dataDir, dataFiles.store);
-  if (!existsSync(storeFile)) throw new WardenError("store-unavailable", `no Warden store in ${options.dataDir}`);
+  if (!existsSync(storeFile))
+    throw new WardenError("store-unavailable", `no Warden store in ${options.dataDir}`);
   const keyFile = options.publicKeyFile ?? path.join(options.dataDir, dataFiles.publicKey);
   const publicKey = existsSync(keyFile) ? readPublicKey(keyFile) : null;
   const witness = options.witness ? await readWitness(options.witness) : null;
@@ -34,7 +37,9 @@ export async function verifyDataDir(options: VerifyDataDirOptions): Promise<Veri
       checkpoints: 0,
       lastCheckpointSeq: null,
       witnessed: null,
-      problems: [{ seq: 0, kind: "corrupt", message: `the store file cannot be read: ${(error as Error).message}` }],
+      problems: [
+        { seq: 0, kind: "corrupt", message: `the store file cannot be read: ${(error as Error).message}` },
+      ],
       publicKeySource: publicKey ? keyFile : "none",
     };
   } finally {
@@ -45,7 +50,8 @@ export async function verifyDataDir(options: VerifyDataDirOptions): Promise<Veri
 async function readWitness(witness: string): Promise<WitnessEntry[]> {
   if (/^https?:\/\//.test(witness)) {
     const response = await fetch(witness);
-    if (!response.ok) throw new WardenError("config-invalid", `witness ${witness} answered ${response.status}`);
+    if (!response.ok)
+      throw new WardenError("config-invalid", `witness ${witness} answered ${response.status}`);
     const body = await response.text();
     return parseWitnessFile(body);
   }

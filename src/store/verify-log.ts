@@ -50,7 +50,13 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
     if (problems.length < maxProblems) problems.push({ seq, kind, message });
   };
   const hashesBySeq = new Map<number, string>();
-  const checkpointsToCheck: { seq: number; headSeq: number; headHash: string; keyId: string; signature: string }[] = [];
+  const checkpointsToCheck: {
+    seq: number;
+    headSeq: number;
+    headHash: string;
+    keyId: string;
+    signature: string;
+  }[] = [];
   let expectedSeq = 1;
   let previousHash = genesisHash;
   let events = 0;
@@ -67,9 +73,16 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
     }
     let body: Record<string, unknown>;
     try {
-      body = storedEventSchema.omit({ hash: true }).parse(parseStrictJson(row.body)) as Record<string, unknown>;
+      body = storedEventSchema.omit({ hash: true }).parse(parseStrictJson(row.body)) as Record<
+        string,
+        unknown
+      >;
     } catch (error) {
-      report(row.seq, "corrupt", `event body is not a valid event: ${(error as Error).message.split("\n")[0]}`);
+      report(
+        row.seq,
+        "corrupt",
+        `event body is not a valid event: ${(error as Error).message.split("\n")[0]}`,
+      );
       expectedSeq = row.seq + 1;
       previousHash = row.hash;
       continue;
@@ -81,7 +94,11 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
       if (body.seq !== row.seq) {
         report(row.seq, "reordered", `row ${row.seq} holds the event written as seq ${String(body.seq)}`);
       } else {
-        report(row.seq, "edited", `does not chain to seq ${row.seq - 1} (an earlier event was edited, removed or replaced)`);
+        report(
+          row.seq,
+          "edited",
+          `does not chain to seq ${row.seq - 1} (an earlier event was edited, removed or replaced)`,
+        );
       }
     } else if (body.seq !== row.seq) {
       report(row.seq, "reordered", `row ${row.seq} holds the event written as seq ${String(body.seq)}`);
@@ -120,13 +137,22 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
       } catch {
         valid = false;
       }
-      if (!valid) report(checkpoint.seq, "bad-signature", "checkpoint signature does not verify with the public key");
+      if (!valid)
+        report(checkpoint.seq, "bad-signature", "checkpoint signature does not verify with the public key");
     }
     const stored = hashesBySeq.get(checkpoint.headSeq);
     if (stored === undefined) {
-      report(checkpoint.headSeq, "missing", `checkpoint at seq ${checkpoint.seq} commits to seq ${checkpoint.headSeq}, which is missing`);
+      report(
+        checkpoint.headSeq,
+        "missing",
+        `checkpoint at seq ${checkpoint.seq} commits to seq ${checkpoint.headSeq}, which is missing`,
+      );
     } else if (stored !== checkpoint.headHash) {
-      report(checkpoint.headSeq, "edited", `checkpoint at seq ${checkpoint.seq} signed a different hash for seq ${checkpoint.headSeq} (the log up to it was rewritten)`);
+      report(
+        checkpoint.headSeq,
+        "edited",
+        `checkpoint at seq ${checkpoint.seq} signed a different hash for seq ${checkpoint.headSeq} (the log up to it was rewritten)`,
+      );
     }
     lastCheckpointSeq = checkpoint.seq;
   }
@@ -137,7 +163,12 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
     if (options.publicKey) {
       let valid = false;
       try {
-        valid = verify(null, checkpointMessage(entry.seq, entry.hash), options.publicKey, Buffer.from(entry.signature, "base64"));
+        valid = verify(
+          null,
+          checkpointMessage(entry.seq, entry.hash),
+          options.publicKey,
+          Buffer.from(entry.signature, "base64"),
+        );
       } catch {
         valid = false;
       }
@@ -148,9 +179,17 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
     }
     const stored = hashesBySeq.get(entry.seq);
     if (stored === undefined && (head === null || entry.seq > head.seq)) {
-      report(head ? head.seq + 1 : 1, "truncated", `the witness saw seq ${entry.seq}, but the log ends at seq ${head?.seq ?? 0} (truncated or rolled back)`);
+      report(
+        head ? head.seq + 1 : 1,
+        "truncated",
+        `the witness saw seq ${entry.seq}, but the log ends at seq ${head?.seq ?? 0} (truncated or rolled back)`,
+      );
     } else if (stored !== undefined && stored !== entry.hash) {
-      report(entry.seq, "rolled-back", `the witness saw a different event at seq ${entry.seq} (the log was rolled back and rewritten)`);
+      report(
+        entry.seq,
+        "rolled-back",
+        `the witness saw a different event at seq ${entry.seq} (the log was rolled back and rewritten)`,
+      );
     }
   }
 

@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
-import { WardenError } from "../../core/errors.js";
 import type { HeldCall } from "../../approvals/approval-queue.js";
+import { WardenError } from "../../core/errors.js";
 import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printJsonLine, printLine } from "../output.js";

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { Command } from "commander";
-import { createLogger } from "../../core/logger.js";
 import type { HeldCall } from "../../approvals/approval-queue.js";
+import { createLogger } from "../../core/logger.js";
 import { startDaemon } from "../../server/daemon.js";
 import { verifyDataDir } from "../../store/verify-data-dir.js";
 import { dataDirOption } from "../common-options.js";
@@ -48,7 +48,13 @@ export function registerDemo(program: Command): void {
       writeFileSync(path.join(workspace, "secrets.env"), "DATABASE_PASSWORD=correct-horse-battery-staple\n");
       const policyPath = path.join(projectRoot, "policies", "demo.yaml");
       const logger = createLogger({ name: "warden-demo", level: "warn" });
-      const daemon = await startDaemon({ dataDir, policyPath, logger, checkpointEveryEvents: 10, socketOnly: true });
+      const daemon = await startDaemon({
+        dataDir,
+        policyPath,
+        logger,
+        checkpointEveryEvents: 10,
+        socketOnly: true,
+      });
       printLine(`Warden daemon started · data ${dataDir} · constitution ${policyPath}`);
       printLine(`Workspace ${workspace}\n`);
 

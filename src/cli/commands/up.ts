@@ -2,8 +2,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { WardenError } from "../../core/errors.js";
 import { createLogger } from "../../core/logger.js";
-import { loadConfigFile } from "../../server/load-config.js";
 import { startDaemon } from "../../server/daemon.js";
+import { loadConfigFile } from "../../server/load-config.js";
 import { dataDirFrom, dataDirOption, policyOption } from "../common-options.js";
 import { printLine } from "../output.js";
 

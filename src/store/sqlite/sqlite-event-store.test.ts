@@ -8,7 +8,10 @@ import { SqliteEventStore } from "./sqlite-event-store.js";
 
 function temporaryStoreFile(): { file: string; cleanup: () => Promise<void> } {
   const directory = mkdtempSync(path.join(tmpdir(), "warden-store-"));
-  return { file: path.join(directory, "events.sqlite"), cleanup: async () => rmSync(directory, { recursive: true, force: true }) };
+  return {
+    file: path.join(directory, "events.sqlite"),
+    cleanup: async () => rmSync(directory, { recursive: true, force: true }),
+  };
 }
 
 runEventStoreConformance({
@@ -61,7 +64,11 @@ describe("SqliteEventStore", () => {
     await store.append(sampleToolCall(1));
     // Another writer takes the seq the store will use next, so its commit must fail.
     const intruder = new Database(file);
-    intruder.prepare("INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (2, 'x', 't', 'tool-call', 'a', 's', 't', 'h', '{}')").run();
+    intruder
+      .prepare(
+        "INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (2, 'x', 't', 'tool-call', 'a', 's', 't', 'h', '{}')",
+      )
+      .run();
     intruder.close();
     await expect(store.append(sampleToolCall(2))).rejects.toThrow(/failed to commit/);
     await expect(store.append(sampleToolCall(3))).rejects.toThrow(/failed to commit/);
@@ -75,7 +82,10 @@ describe("SqliteEventStore", () => {
     const key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
     const event = await store.append({
       ...sampleToolCall(1),
-      data: { ...sampleToolCall(1).data, arguments: { apiKey: "hunter2-long-secret", note: `use ${key} please`, again: key } },
+      data: {
+        ...sampleToolCall(1).data,
+        arguments: { apiKey: "hunter2-long-secret", note: `use ${key} please`, again: key },
+      },
     });
     const text = JSON.stringify(event.data);
     expect(text).not.toContain("hunter2");

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
-import type { AppendOptions, EventQuery, EventStore } from "../../core/event-store.js";
 import { WardenError } from "../../core/errors.js";
+import type { AppendOptions, EventQuery, EventStore } from "../../core/event-store.js";
 import type { EventInput, EventType, StoredEvent } from "../../core/events.js";
 import { canonicalEventBody, genesisHash, hashEventBody } from "../../core/hash-chain.js";
 import { createIdFactory } from "../../core/ids.js";
@@ -61,9 +61,13 @@ export class SqliteEventStore implements EventStore {
       this.#database.pragma("busy_timeout = 5000");
       migrate(this.#database);
     } catch (error) {
-      throw new WardenError("store-unavailable", `cannot open the event store ${options.file}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new WardenError(
+        "store-unavailable",
+        `cannot open the event store ${options.file}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.#insert = this.#database.prepare(
       "INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (@seq, @id, @time, @type, @agent_id, @session_id, @trace_id, @hash, @body)",
@@ -77,7 +81,8 @@ export class SqliteEventStore implements EventStore {
 
   append<T extends EventType>(input: EventInput<T>, options: AppendOptions = {}): Promise<StoredEvent<T>> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed) return Promise.reject(new WardenError("store-unavailable", "the event store is closed"));
+    if (this.#closed)
+      return Promise.reject(new WardenError("store-unavailable", "the event store is closed"));
     let event: StoredEvent<T>;
     let row: EventRow;
     try {
@@ -109,7 +114,9 @@ export class SqliteEventStore implements EventStore {
         body: canonicalBody,
       };
     } catch (error) {
-      return Promise.reject(new WardenError("input-invalid", `event cannot be encoded: ${(error as Error).message}`));
+      return Promise.reject(
+        new WardenError("input-invalid", `event cannot be encoded: ${(error as Error).message}`),
+      );
     }
     this.#headSeq = row.seq;
     this.#headHash = row.hash;
@@ -165,9 +172,13 @@ export class SqliteEventStore implements EventStore {
     } catch (error) {
       // The in-memory head already counts these events; the chain can no longer be extended
       // safely, so the store refuses everything from now on (fail closed).
-      this.#failure ??= new WardenError("store-unavailable", `the event store failed to commit: ${(error as Error).message}`, {
-        cause: error,
-      });
+      this.#failure ??= new WardenError(
+        "store-unavailable",
+        `the event store failed to commit: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
       for (const pending of batch) pending.reject(this.#failure);
     }
     const waiters = this.#flushWaiters;
@@ -220,15 +231,21 @@ export function openReadOnly(file: string): Database.Database {
     const database = new Database(file, { readonly: true, fileMustExist: true });
     return database;
   } catch (error) {
-    throw new WardenError("store-unavailable", `cannot open the event store ${file}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new WardenError(
+      "store-unavailable",
+      `cannot open the event store ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
 /** Iterates every row in seq order without loading the whole log. */
 export function* iterateRows(database: Database.Database): Generator<EventRow> {
   yield* database
-    .prepare("SELECT seq, id, time, type, agent_id, session_id, trace_id, hash, body FROM events ORDER BY seq")
+    .prepare(
+      "SELECT seq, id, time, type, agent_id, session_id, trace_id, hash, body FROM events ORDER BY seq",
+    )
     .iterate() as Generator<EventRow>;
 }
