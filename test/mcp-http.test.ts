@@ -5,7 +5,16 @@ import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSandbox, filesystemServer, readLog, runWarden, type Sandbox, textOf, waitFor, wardenBinary } from "./helpers/mcp-client.js";
+import {
+  createSandbox,
+  filesystemServer,
+  readLog,
+  runWarden,
+  type Sandbox,
+  textOf,
+  waitFor,
+  wardenBinary,
+} from "./helpers/mcp-client.js";
 
 let sandbox: Sandbox;
 let daemon: ChildProcess;
@@ -32,9 +41,13 @@ mcpServers:
     args: [${JSON.stringify(filesystemServer)}, ${JSON.stringify(sandbox.workspace)}]
 `,
   );
-  daemon = spawn(process.execPath, [wardenBinary, "up", "--data-dir", sandbox.dataDir, "--config", configPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  daemon = spawn(
+    process.execPath,
+    [wardenBinary, "up", "--data-dir", sandbox.dataDir, "--config", configPath],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   daemon.stdout!.on("data", (chunk: Buffer) => {
     output += chunk.toString();
@@ -71,11 +84,19 @@ describe("warden up serving MCP over Streamable HTTP at /mcp/NAME", () => {
     writeFileSync(path.join(sandbox.workspace, "page.txt"), "served over http");
     const client = new Client({ name: "http-test-agent", version: "1.0.0" });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp/files`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+      new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp/files`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
     );
-    const allowed = await client.callTool({ name: "read_text_file", arguments: { path: path.join(sandbox.workspace, "page.txt") } });
+    const allowed = await client.callTool({
+      name: "read_text_file",
+      arguments: { path: path.join(sandbox.workspace, "page.txt") },
+    });
     expect(textOf(allowed)).toContain("served over http");
-    const denied = await client.callTool({ name: "write_file", arguments: { path: path.join(sandbox.workspace, "x"), content: "x" } });
+    const denied = await client.callTool({
+      name: "write_file",
+      arguments: { path: path.join(sandbox.workspace, "x"), content: "x" },
+    });
     expect(denied.isError).toBe(true);
     expect(textOf(denied)).toContain("default");
     await client.close();
@@ -89,7 +110,9 @@ describe("warden up serving MCP over Streamable HTTP at /mcp/NAME", () => {
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
     const host = new URL(baseUrl).host;
     expect(await rawRequest({ headers: { ...headers, host } })).toBe(401);
-    expect(await rawRequest({ headers: { ...headers, host, authorization: "Bearer wdn_agent_not-a-real-token" } })).toBe(401);
+    expect(
+      await rawRequest({ headers: { ...headers, host, authorization: "Bearer wdn_agent_not-a-real-token" } }),
+    ).toBe(401);
   });
 
   it("refuses requests with a foreign Host or Origin (DNS rebinding, cross-site pages)", async () => {

@@ -70,7 +70,10 @@ export async function connectThroughWarden(
     cwd: options.cwd ?? sandbox.workspace,
     stderr: "pipe",
   });
-  const client = new Client({ name: "warden-test-agent", version: "1.0.0" }, { capabilities: { sampling: {} } });
+  const client = new Client(
+    { name: "warden-test-agent", version: "1.0.0" },
+    { capabilities: { sampling: {} } },
+  );
   await client.connect(transport);
   return client;
 }

@@ -1,0 +1,461 @@
+import { once } from "node:events";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Dispatcher } from "undici";
+import { errorMessage } from "../core/errors.js";
+import type { AppendOptions } from "../core/event-store.js";
+import type { EventData, EventInput, EventType, StoredEvent } from "../core/events.js";
+import { newSpanId, newTraceId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { Oversight } from "../core/oversight.js";
+import { parseStrictJson } from "../core/strict-json.js";
+import { anthropicErrorBody } from "./anthropic/error-body.js";
+import { anthropicMessages } from "./anthropic/messages.js";
+import { decideToolCall } from "./decide-tool-call.js";
+import { type GatewayApi, isRecord, type ReviewToolCall } from "./gateway-api.js";
+import { openAiChatCompletions } from "./openai/chat-completions.js";
+import { openAiErrorBody } from "./openai/error-body.js";
+import { openAiResponses } from "./openai/responses.js";
+import { sessionIdFor } from "./session-id.js";
+import { SseParser } from "./sse-parser.js";
+import {
+  createUpstreams,
+  credentialHeaders,
+  selectUpstream,
+  type Upstream,
+  type UpstreamConfig,
+  type UpstreamTimeouts,
+} from "./upstreams.js";
+
+export interface GatewayOptions {
+  upstreams: UpstreamConfig[];
+  /** Decides the tool calls models propose (`via: "gateway"`), exactly as MCP tool calls are decided. */
+  oversight: Oversight;
+  /** The store's append. Model traffic is appended with durability `buffered`: never waits for the disk. */
+  record: (input: EventInput, options: AppendOptions) => Promise<StoredEvent>;
+  /** The agent behind a request (from its Warden token; see `wardenTokenFromRequest`), or null for 401. */
+  authenticate: (request: IncomingMessage) => { agentId: string } | null;
+  logger: Logger;
+  /** Longest wait for a held tool call's approval before it is denied as pending; default 60 s. */
+  holdCapMs?: number;
+  /** Upstream timeouts; a timeout answers 504. Defaults: 300 s to first byte, 300 s between chunks. */
+  upstreamTimeouts?: Partial<UpstreamTimeouts>;
+  /** Largest client request body, in bytes; default 32 MiB. */
+  maxRequestBytes?: number;
+}
+
+export interface Gateway {
+  /** Serves a request under `/v1/`; false if the path is not the gateway's (the caller routes it elsewhere). */
+  handle(request: IncomingMessage, response: ServerResponse): Promise<boolean>;
+  /** Aborts requests in flight and closes the upstream connection pools. */
+  close(): Promise<void>;
+}
+
+const apis = new Map<string, GatewayApi>(
+  [openAiChatCompletions, openAiResponses, anthropicMessages].map((api) => [api.path, api]),
+);
+const maximumUpstreamBodyBytes = 64 * 1024 * 1024;
+const forwardedRequestHeaders = [
+  "accept",
+  "anthropic-version",
+  "anthropic-beta",
+  "openai-beta",
+  "openai-organization",
+  "openai-project",
+];
+const forwardedResponseHeader =
+  /^(x-request-id|request-id|retry-after|retry-after-ms|x-should-retry|x-ratelimit-.*|anthropic-ratelimit-.*|openai-processing-ms|openai-version|x-warden-scripted)$/;
+
+/**
+ * The model gateway: OpenAI Chat Completions, OpenAI Responses, `GET /v1/models` and Anthropic
+ * Messages, streamed or not. Agents authenticate with their Warden token and Warden calls the
+ * provider with its own key; every request and response is recorded, and every tool call the
+ * model proposes is decided before the agent sees it.
+ *
+ * @example
+ * const gateway = createGateway({ upstreams: [{ name: "openai", baseUrl: "https://api.openai.com",
+ *   format: "openai", apiKeyEnv: "OPENAI_API_KEY" }], oversight, record: (input, options) =>
+ *   store.append(input, options), authenticate, logger });
+ * http.createServer(async (request, response) => {
+ *   if (!(await gateway.handle(request, response))) notFound(response);
+ * });
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { logger, oversight } = options;
+  const holdCapMs = options.holdCapMs ?? 60_000;
+  const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
+  const upstreams = createUpstreams(options.upstreams, {
+    headersMs: options.upstreamTimeouts?.headersMs ?? 300_000,
+    bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
+  });
+  const inFlight = new Set<AbortController>();
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    const [pathname = "/", query] = (request.url ?? "/").split("?", 2);
+    if (pathname !== "/v1" && !pathname.startsWith("/v1/")) return false;
+    const api = apis.get(pathname);
+    const family =
+      api?.family ?? (request.headers["anthropic-version"] === undefined ? "openai" : "anthropic");
+    const errorBody = family === "anthropic" ? anthropicErrorBody : openAiErrorBody;
+    const fail = (status: number, message: string) => sendJson(response, status, errorBody(status, message));
+    try {
+      const caller = options.authenticate(request);
+      if (caller === null) {
+        request.resume();
+        response.setHeader("www-authenticate", "Bearer"); // RFC 6750 §3
+        fail(401, "Missing or invalid Warden agent token. Send it as Authorization: Bearer or x-api-key.");
+        return true;
+      }
+      if (request.method === "GET" && (pathname === "/v1/models" || pathname.startsWith("/v1/models/"))) {
+        request.resume();
+        await forwardModels(request, response, pathname, query, fail);
+        return true;
+      }
+      if (api === undefined || request.method !== "POST") {
+        request.resume();
+        fail(404, `Warden's gateway has no ${request.method} ${pathname}.`);
+        return true;
+      }
+      const text = await readBody(request, maxRequestBytes);
+      if (text === "too-large") {
+        fail(413, `Request bodies are limited to ${maxRequestBytes} bytes.`);
+        return true;
+      }
+      let body: unknown;
+      try {
+        body = parseStrictJson(text, maxRequestBytes);
+      } catch (error) {
+        fail(400, `The request body is not valid JSON: ${errorMessage(error)}`);
+        return true;
+      }
+      if (!isRecord(body)) {
+        fail(400, "The request body must be a JSON object.");
+        return true;
+      }
+      await serveModelCall({ api, body, text, query, agentId: caller.agentId, request, response });
+    } catch (error) {
+      logger.error({ path: pathname, error: errorMessage(error) }, "gateway request failed");
+      if (!response.headersSent) fail(500, "Warden's gateway failed to handle the request.");
+      else response.destroy();
+    }
+    return true;
+  }
+
+  async function serveModelCall(call: {
+    api: GatewayApi;
+    body: Record<string, unknown>;
+    text: string;
+    query: string | undefined;
+    agentId: string;
+    request: IncomingMessage;
+    response: ServerResponse;
+  }): Promise<void> {
+    const { api, body, request, response } = call;
+    const model = typeof body.model === "string" ? body.model : "";
+    const identity = {
+      agentId: call.agentId,
+      sessionId: sessionIdFor(request, call.agentId, api.conversationStart(body)),
+      traceId: newTraceId(),
+    };
+    const spanId = newSpanId();
+    const startedAt = performance.now();
+    const upstream = selectUpstream(upstreams, api.family, model);
+    const provider = upstream?.config.name ?? "none";
+    const record = <T extends EventType>(type: T, data: EventData<T>) => {
+      try {
+        options
+          .record({ type, ...identity, spanId, data } as EventInput, { durability: "buffered" })
+          .catch((error: unknown) => logger.error({ type, error: errorMessage(error) }, "could not record"));
+      } catch (error) {
+        logger.error({ type, error: errorMessage(error) }, "could not record");
+      }
+    };
+    const recordResponse = (status: number, responseBody: unknown, streamed: boolean) =>
+      record("model-response", {
+        provider,
+        model,
+        status,
+        streamed,
+        latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+        body: responseBody,
+      });
+    const fail = (status: number, message: string) => {
+      const errorBody = api.errorBody(status, message);
+      recordResponse(status, errorBody, false);
+      sendJson(response, status, errorBody);
+    };
+
+    record("model-request", { provider, model, path: api.path, body });
+    const refusal = api.refusal(body);
+    if (refusal !== null) return fail(400, refusal);
+    if (upstream === undefined) return fail(404, `No upstream is configured for model "${model}".`);
+    const credentials = credentialHeaders(upstream);
+    if ("missing" in credentials) {
+      logger.error(
+        { upstream: upstream.config.name, variable: credentials.missing },
+        "upstream API key not set",
+      );
+      return fail(500, `Warden has no API key for upstream "${upstream.config.name}".`);
+    }
+
+    const controller = new AbortController();
+    inFlight.add(controller);
+    let clientGone = false;
+    response.once("close", () => {
+      if (!response.writableFinished) {
+        clientGone = true;
+        controller.abort();
+      }
+    });
+    const review: ReviewToolCall = (toolCall) =>
+      decideToolCall(
+        { oversight, identity, server: `model:${upstream.config.name}`, holdCapMs, logger },
+        toolCall,
+      );
+    try {
+      let answer: Dispatcher.ResponseData;
+      try {
+        answer = await upstream.pool.request({
+          method: "POST",
+          path: `${upstream.prefix}${api.path}${call.query === undefined ? "" : `?${call.query}`}`,
+          headers: { ...pickHeaders(request.headers), ...credentials, "content-type": "application/json" },
+          body: call.text,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
+        return failUpstream(error, fail, upstream);
+      }
+      const contentType = String(answer.headers["content-type"] ?? "");
+      if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
+        return await relayStream({
+          api,
+          answer,
+          response,
+          review,
+          recordResponse,
+          isClientGone: () => clientGone,
+        });
+      }
+      let upstreamText: string;
+      try {
+        upstreamText = await readUpstreamBody(answer.body);
+      } catch (error) {
+        if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
+        return failUpstream(error, fail, upstream);
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(upstreamText);
+      } catch {
+        logger.warn(
+          { upstream: upstream.config.name, status: answer.statusCode },
+          "upstream answered non-JSON",
+        );
+        return fail(
+          answer.statusCode >= 400 ? answer.statusCode : 502,
+          `Upstream "${upstream.config.name}" answered with ${answer.statusCode} and a body that is not JSON.`,
+        );
+      }
+      const headers = passHeaders(answer.headers);
+      if (answer.statusCode >= 300) {
+        recordResponse(answer.statusCode, parsed, false);
+        return sendText(response, answer.statusCode, upstreamText, headers);
+      }
+      const reviewed = await api.reviewResponse(parsed, review);
+      recordResponse(answer.statusCode, parsed, false);
+      if (clientGone) return;
+      if (reviewed === parsed) return sendText(response, answer.statusCode, upstreamText, headers);
+      sendText(response, answer.statusCode, JSON.stringify(reviewed), headers);
+    } finally {
+      inFlight.delete(controller);
+    }
+  }
+
+  function failUpstream(
+    error: unknown,
+    fail: (status: number, message: string) => void,
+    upstream: Upstream,
+  ): void {
+    const timedOut = isTimeout(error);
+    logger.warn({ upstream: upstream.config.name, error: errorMessage(error) }, "upstream request failed");
+    fail(
+      timedOut ? 504 : 502,
+      timedOut
+        ? `Upstream "${upstream.config.name}" did not answer in time.`
+        : `Upstream "${upstream.config.name}" could not be reached.`,
+    );
+  }
+
+  async function relayStream(stream: {
+    api: GatewayApi;
+    answer: Dispatcher.ResponseData;
+    response: ServerResponse;
+    review: ReviewToolCall;
+    recordResponse: (status: number, body: unknown, streamed: boolean) => void;
+    isClientGone: () => boolean;
+  }): Promise<void> {
+    const { answer, response } = stream;
+    response.writeHead(answer.statusCode, {
+      ...passHeaders(answer.headers),
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+    });
+    response.flushHeaders();
+    const write = (text: string) => {
+      if (!response.destroyed && !response.writableEnded) response.write(text);
+    };
+    const filter = stream.api.createStreamFilter(write, stream.review);
+    const parser = new SseParser();
+    let outcome = "complete";
+    try {
+      for await (const chunk of answer.body) {
+        for (const event of parser.push(chunk as Buffer)) filter.push(event);
+        if (response.writableNeedDrain) await once(response, "drain");
+      }
+      for (const event of parser.end()) filter.push(event);
+    } catch (error) {
+      outcome = stream.isClientGone()
+        ? "client-aborted"
+        : isTimeout(error)
+          ? "upstream-timeout"
+          : "upstream-error";
+      if (outcome !== "client-aborted")
+        logger.warn({ error: errorMessage(error) }, "upstream stream failed part way");
+    }
+    filter.end();
+    await filter.finished();
+    if (stream.isClientGone() && outcome === "complete") outcome = "client-aborted";
+    if (!response.destroyed) response.end();
+    stream.recordResponse(
+      outcome === "client-aborted" ? 499 : answer.statusCode,
+      { ...filter.summary(), outcome },
+      true,
+    );
+  }
+
+  async function forwardModels(
+    request: IncomingMessage,
+    response: ServerResponse,
+    pathname: string,
+    query: string | undefined,
+    fail: (status: number, message: string) => void,
+  ): Promise<void> {
+    const preferred = request.headers["anthropic-version"] === undefined ? "openai" : "anthropic";
+    const upstream = upstreams.find((candidate) => candidate.config.format === preferred) ?? upstreams[0];
+    if (upstream === undefined) return fail(404, "No upstream is configured.");
+    const credentials = credentialHeaders(upstream);
+    if ("missing" in credentials)
+      return fail(500, `Warden has no API key for upstream "${upstream.config.name}".`);
+    try {
+      const answer = await upstream.pool.request({
+        method: "GET",
+        path: `${upstream.prefix}${pathname}${query === undefined ? "" : `?${query}`}`,
+        headers: { ...pickHeaders(request.headers), ...credentials },
+      });
+      const text = await readUpstreamBody(answer.body);
+      sendText(response, answer.statusCode, text, {
+        ...passHeaders(answer.headers),
+        "content-type": String(answer.headers["content-type"] ?? "application/json"),
+      });
+    } catch (error) {
+      failUpstream(error, fail, upstream);
+    }
+  }
+
+  return {
+    handle,
+    async close() {
+      for (const controller of inFlight) controller.abort();
+      await Promise.allSettled(upstreams.map((upstream) => upstream.pool.destroy()));
+    },
+  };
+}
+
+/**
+ * The Warden agent token in a request: `Authorization: Bearer …` (OpenAI clients) or `x-api-key`
+ * (Anthropic clients). Neither header is ever forwarded upstream.
+ */
+export function wardenTokenFromRequest(request: IncomingMessage): string | null {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+  if (bearer !== undefined) return bearer;
+  const apiKey = request.headers["x-api-key"];
+  return typeof apiKey === "string" && apiKey !== "" ? apiKey : null;
+}
+
+function pickHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of forwardedRequestHeaders) {
+    const value = headers[name];
+    if (typeof value === "string") picked[name] = value;
+  }
+  return picked;
+}
+
+function passHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const passed: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && forwardedResponseHeader.test(name)) passed[name] = value;
+  }
+  return passed;
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT" ||
+    code === "UND_ERR_CONNECT_TIMEOUT"
+  );
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  sendText(response, status, JSON.stringify(body), {});
+}
+
+function sendText(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string | string[]>,
+): void {
+  if (response.headersSent || response.destroyed) return;
+  response.writeHead(status, {
+    "content-type": "application/json",
+    ...headers,
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+/** Reads at most `maxBytes`, then drains the rest unread; UTF-8 that does not decode is refused as not JSON. */
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<string | "too-large"> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size <= maxBytes) chunks.push(chunk as Buffer);
+  }
+  if (size > maxBytes) return "too-large";
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    return "\u0000"; // not UTF-8: fails JSON parsing with a 400
+  }
+}
+
+async function readUpstreamBody(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maximumUpstreamBodyBytes) {
+      body.destroy();
+      throw new Error(`upstream body is larger than ${maximumUpstreamBodyBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
