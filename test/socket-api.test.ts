@@ -198,7 +198,7 @@ describe("the daemon's socket API", () => {
       ['{"id":1,"method":"status","params":{"a":1,"\\u0061":2}}', null, /duplicate key "a"/],
       ['{"id":12345678901234567890,"method":"status"}', null, /safe range/],
       ['{"id":1,"method":"decide-tool-call","params":{"n":-9007199254740993}}', null, /safe range/],
-      ['{"id":1e400,"method":"status"}', null, /invalid request/],
+      ['{"id":1e400,"method":"status"}', null, /out of range/],
       ['{"id":"\\ud800","method":"status"}', null, /lone surrogate/],
       ['{"id":1,"method":"status","params":{"\\udfff":1}}', null, /lone surrogate/],
       ["[]", null, /invalid request/],
@@ -359,7 +359,7 @@ describe("the daemon's socket API", () => {
         expect(response.result).toMatchObject({ effect: "allow" });
         expect(added.sort(), `payload ${index}`).toEqual(["policy-decision", "tool-call"]);
       }
-      if (index < 2) expectError(response, "input-invalid", /cannot be encoded/);
+      if (index < 2) expectError(response, "input-invalid", /cannot be encoded|out of range/);
     }
     expect((await client.call("ok", "decide-tool-call", toolCall)).result).toMatchObject({ effect: "allow" });
     const report = await verifyDataDir({ dataDir });

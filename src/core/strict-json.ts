@@ -14,6 +14,7 @@ export function parseStrictJson(text: string, maxBytes = 16 * 1024 * 1024): unkn
   try {
     value = JSON.parse(text);
   } catch (error) {
+    // JSON.parse throws RangeError for nesting deeper than V8's stack, SyntaxError otherwise.
     throw new WardenError("input-invalid", `invalid JSON: ${(error as Error).message}`);
   }
   assertNoDuplicateKeys(text);
@@ -21,21 +22,30 @@ export function parseStrictJson(text: string, maxBytes = 16 * 1024 * 1024): unkn
   return value;
 }
 
-function assertIJson(value: unknown, path: string): void {
-  if (typeof value === "string") {
-    if (!value.isWellFormed())
-      throw new WardenError("input-invalid", `${path}: string contains a lone surrogate`);
-  } else if (typeof value === "number") {
-    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-      throw new WardenError("input-invalid", `${path}: integer ${value} is outside the safe range (±2^53-1)`);
-    }
-  } else if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) assertIJson(value[index], `${path}[${index}]`);
-  } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) {
-      if (!key.isWellFormed())
-        throw new WardenError("input-invalid", `${path}: key contains a lone surrogate`);
-      assertIJson(item, `${path}.${key}`);
+function assertIJson(root: unknown, rootPath: string): void {
+  // An explicit stack: the document comes from outside and may nest deeper than the call stack.
+  const pending: [unknown, string][] = [[root, rootPath]];
+  while (pending.length > 0) {
+    const [value, path] = pending.pop()!;
+    if (typeof value === "string") {
+      if (!value.isWellFormed())
+        throw new WardenError("input-invalid", `${path}: string contains a lone surrogate`);
+    } else if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw new WardenError("input-invalid", `${path}: number is out of range`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        throw new WardenError(
+          "input-invalid",
+          `${path}: integer ${value} is outside the safe range (±2^53-1)`,
+        );
+      }
+    } else if (Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) pending.push([value[index], `${path}[${index}]`]);
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) {
+        if (!key.isWellFormed())
+          throw new WardenError("input-invalid", `${path}: key contains a lone surrogate`);
+        pending.push([item, `${path}.${key}`]);
+      }
     }
   }
 }

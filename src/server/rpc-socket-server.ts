@@ -55,29 +55,30 @@ export async function startRpcSocketServer(options: {
           throw new WardenError("not-found", `unknown method "${request.method}"`);
         }
         const method = request.method as RpcMethod;
-        const schema = rpcParamSchemas[method];
-        const parsed = schema.safeParse(request.params);
+        if (method === "hello") {
+          const hello = rpcParamSchemas.hello.safeParse(request.params);
+          if (!hello.success) throw new WardenError("input-invalid", "invalid params for hello");
+          if (hello.data.role === "operator") {
+            const given = Buffer.from(hello.data.token ?? "");
+            if (given.length !== expectedToken.length || !timingSafeEqual(given, expectedToken)) {
+              throw new WardenError("unauthorized", "the operator token is missing or wrong");
+            }
+          }
+          role = hello.data.role;
+          respond({ id, result: { role } });
+          return;
+        }
+        // Authorise before looking at the params: an unauthorised peer learns nothing more.
+        if (role === null) throw new WardenError("unauthorized", "say hello first");
+        if (!rpcMethodRoles[method].includes(role)) {
+          throw new WardenError("forbidden", `the ${role} role may not call ${method}`);
+        }
+        const parsed = rpcParamSchemas[method].safeParse(request.params);
         if (!parsed.success) {
           const issues = parsed.error.issues.map(
             (issue) => `${issue.path.join(".") || "params"}: ${issue.message}`,
           );
           throw new WardenError("input-invalid", `invalid params for ${method}: ${issues.join("; ")}`);
-        }
-        if (method === "hello") {
-          const hello = parsed.data as { role: RpcRole; token?: string };
-          if (hello.role === "operator") {
-            const given = Buffer.from(hello.token ?? "");
-            if (given.length !== expectedToken.length || !timingSafeEqual(given, expectedToken)) {
-              throw new WardenError("unauthorized", "the operator token is missing or wrong");
-            }
-          }
-          role = hello.role;
-          respond({ id, result: { role } });
-          return;
-        }
-        if (role === null) throw new WardenError("unauthorized", "say hello first");
-        if (!rpcMethodRoles[method].includes(role)) {
-          throw new WardenError("forbidden", `the ${role} role may not call ${method}`);
         }
         const result = await options.handlers[method](parsed.data, { role });
         respond({ id, result: result ?? null });

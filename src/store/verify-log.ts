@@ -27,7 +27,11 @@ export interface VerifyReport {
   checkpoints: number;
   lastCheckpointSeq: number | null;
   witnessed: number | null;
-  /** Problems in log order; the first is where the log stops being trustworthy. */
+  /**
+   * Problems in log order. A problem is reported where it becomes visible: an edit whose hash
+   * was recomputed shows at the next event (it no longer chains), and a rewritten stretch at the
+   * first checkpoint or witness entry covering it; the damage may start earlier.
+   */
   problems: VerifyProblem[];
 }
 

@@ -39,10 +39,11 @@ export function registerVerify(program: Command): void {
         printLine(
           `intact: ${report.events} events, head seq ${report.head?.seq ?? 0} ${report.head?.hash.slice(0, 16) ?? ""}, ${report.checkpoints} signed checkpoints (key: ${report.publicKeySource})${report.witnessed !== null ? `, witness up to seq ${report.witnessed}` : ""}`,
         );
-        const unsigned = (report.head?.seq ?? 0) - (report.lastCheckpointSeq ?? 0);
-        if (unsigned > 0 && !options.witness) {
+        const lastCovered = options.witness ? (report.witnessed ?? 0) : (report.lastCheckpointSeq ?? 0);
+        const uncovered = (report.head?.seq ?? 0) - lastCovered;
+        if (uncovered > 0) {
           printLine(
-            `note: ${unsigned} events after the last checkpoint are covered by the chain only; use --witness to detect truncation`,
+            `note: the last ${uncovered} events come after the last ${options.witness ? "witnessed head" : "signed checkpoint"}; a cut there is not detectable${options.witness ? "" : " (use --witness)"}`,
           );
         }
       } else {
