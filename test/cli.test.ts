@@ -145,3 +145,31 @@ describe("the warden command line", () => {
     ).not.toContain("events.sqlite");
   });
 });
+
+describe("output to a closed pipe", () => {
+  it("ends quietly when the reader stops early (warden log | head)", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { wardenBinary } = await import("./helpers/mcp-client.js");
+    const { SqliteEventStore } = await import("../src/store/sqlite/sqlite-event-store.js");
+    const { sampleToolCall } = await import("../src/store/event-store-conformance.js");
+    const dataDir = path.join(scratch, "pipe");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(dataDir, { recursive: true });
+    const store = new SqliteEventStore({ file: path.join(dataDir, "events.sqlite") });
+    await Promise.all(Array.from({ length: 3000 }, (_, index) => store.append(sampleToolCall(index))));
+    await store.close();
+    const result = spawnSync(
+      "bash",
+      [
+        "-c",
+        `node ${JSON.stringify(wardenBinary)} log --json --data-dir ${JSON.stringify(dataDir)} | head -1; exit \${PIPESTATUS[0]}`,
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(result.stdout.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).not.toMatch(/EPIPE|at .+:\d+:\d+/);
+    expect(result.status).toBe(0);
+  });
+});

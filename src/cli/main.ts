@@ -42,6 +42,11 @@ export function createProgram(): Command {
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 a check failed, 2 usage or configuration). */
 export async function main(argv: string[]): Promise<number> {
+  // `warden log | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   const program = createProgram();
   try {
     await program.parseAsync(argv);
