@@ -235,6 +235,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           review,
           recordResponse,
           isClientGone: () => clientGone,
+          signal: controller.signal,
         });
       }
       let upstreamText: string;
@@ -294,6 +295,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     review: ReviewToolCall;
     recordResponse: (status: number, body: unknown, streamed: boolean) => void;
     isClientGone: () => boolean;
+    /** Aborted when the client goes away. */
+    signal: AbortSignal;
   }): Promise<void> {
     const { answer, response } = stream;
     response.writeHead(answer.statusCode, {
@@ -311,7 +314,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       for await (const chunk of answer.body) {
         for (const event of parser.push(chunk as Buffer)) filter.push(event);
-        if (response.writableNeedDrain) await once(response, "drain");
+        if (response.writableNeedDrain) await once(response, "drain", { signal: stream.signal });
       }
       for (const event of parser.end()) filter.push(event);
     } catch (error) {

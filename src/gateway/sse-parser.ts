@@ -46,7 +46,9 @@ export class SseParser {
       else if (next < buffer.length) next += 1;
       start = next;
       if (line === "") {
-        if (sawField) events.push({ event, data: data.join("\n"), raw: buffer.slice(frameStart, start) });
+        // An event with no data lines (e.g. a keep-alive comment) is not dispatched (§9.2.6).
+        if (sawField && data.length > 0)
+          events.push({ event, data: data.join("\n"), raw: buffer.slice(frameStart, start) });
         event = undefined;
         data.length = 0;
         sawField = false;
