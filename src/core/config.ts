@@ -13,6 +13,30 @@ const mcpServerSchema = z
   .strict()
   .describe("An upstream MCP server Warden serves over Streamable HTTP at /mcp/NAME.");
 
+const upstreamSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .describe("The upstream's name in the log (tool calls it proposes are from server `model:NAME`)."),
+    baseUrl: z
+      .url()
+      .describe("Where the model API is, e.g. https://api.openai.com (a trailing /v1 is dropped)."),
+    format: z
+      .enum(["openai", "anthropic"])
+      .describe("Its wire format: openai (Chat Completions, Responses) or anthropic (Messages)."),
+    apiKeyEnv: z
+      .string()
+      .optional()
+      .describe("Environment variable of the daemon holding the provider's API key; agents never hold it."),
+    models: z
+      .array(z.string())
+      .optional()
+      .describe("Models routed here: exact names or globs with *. Absent: every model of its format."),
+  })
+  .strict()
+  .describe("A model API the gateway forwards to.");
+
 /** `warden up --config FILE`: everything the daemon can be told in one file. */
 export const configSchema = z
   .object({
@@ -48,6 +72,7 @@ export const configSchema = z
       .strict()
       .default({ host: "127.0.0.1", port: 7400 })
       .describe("The HTTP listener (Streamable HTTP MCP; later the gateway and API)."),
+    upstreams: z.array(upstreamSchema).default([]).describe("Model APIs served by the gateway at /v1/..."),
     mcpServers: z
       .record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), mcpServerSchema)
       .default({})

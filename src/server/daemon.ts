@@ -1,4 +1,5 @@
 import { realpathSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { ApprovalQueue } from "../approvals/approval-queue.js";
 import type { WardenConfig } from "../core/config.js";
@@ -6,6 +7,7 @@ import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
+import { createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
@@ -177,6 +179,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let httpUrl: string | null = null;
     if (!options.socketOnly) {
       const listen = options.config?.listen ?? { host: "127.0.0.1", port: 7400 };
+      const agentOf = (request: IncomingMessage) => {
+        const token = wardenTokenFromRequest(request);
+        const agentId = token ? agentTokens.agentFor(token) : null;
+        return agentId ? { agentId } : null;
+      };
       const mcpServers = new Map<string, McpHttpHandler>();
       for (const [name, server] of Object.entries(options.config?.mcpServers ?? {})) {
         const handler = createMcpHttpHandler({
@@ -187,17 +194,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           ...(server.env ? { env: server.env } : {}),
           oversight,
           logger,
-          authenticate: (request) => {
-            const header = request.headers.authorization ?? "";
-            const token = /^Bearer (\S+)$/.exec(header)?.[1];
-            const agentId = token ? agentTokens.agentFor(token) : null;
-            return agentId ? { agentId } : null;
-          },
+          authenticate: (request) => agentOf(request),
         });
         mcpServers.set(name, handler);
         cleanups.push(() => handler.close());
       }
+      const gateway = createGateway({
+        upstreams: options.config?.upstreams ?? [],
+        oversight,
+        record: (input, appendOptions) => store.append(input, appendOptions),
+        authenticate: agentOf,
+        logger,
+      });
+      cleanups.push(() => gateway.close());
       const listener = await startHttpListener({
+        gateway,
         host: listen.host,
         port: listen.port,
         ...(listen.allowedHosts ? { allowedHosts: listen.allowedHosts } : {}),

@@ -22,6 +22,8 @@ export async function startHttpListener(options: {
   port: number;
   allowedHosts?: string[];
   mcpServers: Map<string, McpHttpHandler>;
+  /** The model gateway: answers `/v1/...` and returns false for anything else. */
+  gateway?: { handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> };
   logger: Logger;
 }): Promise<HttpListener> {
   let allowedHosts = new Set<string>(options.allowedHosts ?? []);
@@ -39,6 +41,15 @@ export async function startHttpListener(options: {
     const url = new URL(request.url ?? "/", `http://${host}`);
     if (url.pathname === "/healthz") {
       sendJson(response, 200, { ok: true });
+      return;
+    }
+    if (options.gateway && url.pathname.startsWith("/v1/")) {
+      options.gateway.handle(request, response).catch((error: Error) => {
+        options.logger.error({ error: error.message }, "gateway request failed");
+        if (!response.headersSent)
+          sendJson(response, 500, { error: { code: "internal", message: "internal error" } });
+        else response.destroy();
+      });
       return;
     }
     const match = /^\/mcp\/([A-Za-z0-9_-]{1,64})\/?$/.exec(url.pathname);
