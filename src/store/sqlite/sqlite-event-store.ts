@@ -5,6 +5,7 @@ import type { EventInput, EventType, StoredEvent } from "../../core/events.js";
 import { canonicalEventBody, genesisHash, hashEventBody } from "../../core/hash-chain.js";
 import { createIdFactory } from "../../core/ids.js";
 import { migrations } from "./schema.js";
+import { SqliteWriter } from "./sqlite-writer.js";
 
 /** A row as stored: the hashed canonical body and the copies used for queries. */
 export interface EventRow {
@@ -38,8 +39,9 @@ export interface SqliteEventStoreOptions {
  * is one fsync shared by every append in it. A durable append resolves after that commit.
  */
 export class SqliteEventStore implements EventStore {
+  /** Reads, migrations and the head; commits go through the writer thread. */
   readonly #database: Database.Database;
-  readonly #insert: Database.Statement;
+  readonly #writer: SqliteWriter;
   readonly #redact: (data: unknown) => unknown;
   readonly #now: () => Date;
   readonly #nextId = createIdFactory();
@@ -47,6 +49,8 @@ export class SqliteEventStore implements EventStore {
   #headHash: string;
   #queue: Pending[] = [];
   #flushScheduled = false;
+  /** A batch is being committed; the next one waits for it, gathering appends meanwhile. */
+  #committing = false;
   #failure: Error | null = null;
   #closed = false;
   #flushWaiters: (() => void)[] = [];
@@ -69,9 +73,7 @@ export class SqliteEventStore implements EventStore {
         },
       );
     }
-    this.#insert = this.#database.prepare(
-      "INSERT INTO events (seq, id, time, type, agent_id, session_id, trace_id, hash, body) VALUES (@seq, @id, @time, @type, @agent_id, @session_id, @trace_id, @hash, @body)",
-    );
+    this.#writer = new SqliteWriter(options.file);
     const head = this.#database.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").get() as
       | { seq: number; hash: string }
       | undefined;
@@ -141,7 +143,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   flush(): Promise<void> {
-    if (!this.#flushScheduled) return Promise.resolve();
+    if (!this.#flushScheduled && !this.#committing && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#flushWaiters.push(resolve));
   }
 
@@ -149,38 +151,60 @@ export class SqliteEventStore implements EventStore {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    await this.#writer.close();
     this.#database.close();
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
+    if (this.#flushScheduled || this.#committing) return;
     this.#flushScheduled = true;
     // setImmediate lets every append issued in this turn of the event loop join the commit.
     setImmediate(() => this.#flushNow());
   }
 
   #flushNow(): void {
+    this.#flushScheduled = false;
     const batch = this.#queue;
     this.#queue = [];
-    this.#flushScheduled = false;
-    try {
-      if (this.#failure) throw this.#failure;
-      this.#database.transaction((rows: Pending[]) => {
-        for (const pending of rows) this.#insert.run(pending.row);
-      })(batch);
-      for (const pending of batch) pending.resolve();
-    } catch (error) {
-      // The in-memory head already counts these events; the chain can no longer be extended
-      // safely, so the store refuses everything from now on (fail closed).
-      this.#failure ??= new WardenError(
-        "store-unavailable",
-        `the event store failed to commit: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-      for (const pending of batch) pending.reject(this.#failure);
+    if (batch.length === 0) {
+      this.#notifyFlushed();
+      return;
     }
+    if (this.#failure) {
+      for (const pending of batch) pending.reject(this.#failure);
+      this.#notifyFlushed();
+      return;
+    }
+    this.#committing = true;
+    this.#writer
+      .commit(batch.map((pending) => pending.row))
+      .then(
+        () => {
+          for (const pending of batch) pending.resolve();
+        },
+        (error: Error) => {
+          // The in-memory head already counts these events; the chain can no longer be extended
+          // safely, so the store refuses everything from now on (fail closed).
+          this.#failure ??= new WardenError(
+            "store-unavailable",
+            `the event store failed to commit: ${error.message}`,
+            {
+              cause: error,
+            },
+          );
+          for (const pending of batch) pending.reject(this.#failure);
+        },
+      )
+      .finally(() => {
+        this.#committing = false;
+        // Appends that arrived during the commit form the next batch at once.
+        if (this.#queue.length > 0) this.#flushNow();
+        else this.#notifyFlushed();
+      });
+  }
+
+  #notifyFlushed(): void {
+    if (this.#flushScheduled || this.#committing || this.#queue.length > 0) return;
     const waiters = this.#flushWaiters;
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter();
