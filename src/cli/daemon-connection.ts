@@ -76,6 +76,12 @@ export async function connectAsAgent(options: {
     }
   }
   const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "agent" });
-  await client.call("status");
+  const status = await client.call<{ policyPath: string | null }>("status");
+  if (options.policyPath && status.policyPath !== options.policyPath) {
+    // The running daemon decides with its own constitution; say so rather than surprise anyone.
+    process.stderr.write(
+      `warden: the daemon for ${dataDir} already runs with ${status.policyPath ?? "no constitution"}; --policy ${options.policyPath} is not used\n`,
+    );
+  }
   return client;
 }
