@@ -224,6 +224,49 @@ rules:
   });
 });
 
+describe("labels from what a call returned", () => {
+  it("denies a later write after a read whose result was confidential, but not after an ordinary read", async () => {
+    const { sandbox, client } = await filesystemSession(`version: 1
+default: allow
+rules:
+  - id: confidential-content
+    when: 'tool.name == "read_text_file" && result.text.contains("CONFIDENTIAL")'
+    effect: allow
+    labels: [read-confidential]
+  - id: no-writes-after-confidential
+    when: '"read-confidential" in session.labels && tool.name == "write_file"'
+    effect: deny
+    rationale: Confidential content must not be copied into files.
+`);
+    writeFileSync(path.join(sandbox.workspace, "plain.txt"), "nothing special");
+    writeFileSync(path.join(sandbox.workspace, "memo.txt"), "CONFIDENTIAL: merger terms");
+    await client.callTool({
+      name: "read_text_file",
+      arguments: { path: path.join(sandbox.workspace, "plain.txt") },
+    });
+    const first = path.join(sandbox.workspace, "first.txt");
+    expect(
+      (await client.callTool({ name: "write_file", arguments: { path: first, content: "ok" } })).isError,
+    ).toBeFalsy();
+    await client.callTool({
+      name: "read_text_file",
+      arguments: { path: path.join(sandbox.workspace, "memo.txt") },
+    });
+    const second = path.join(sandbox.workspace, "second.txt");
+    const denied = await client.callTool({
+      name: "write_file",
+      arguments: { path: second, content: "terms" },
+    });
+    expect(denied.isError).toBe(true);
+    expect(textOf(denied)).toContain("no-writes-after-confidential");
+    expect(existsSync(second)).toBe(false);
+    const results = readLog(sandbox.dataDir, ["--type", "tool-result"]);
+    expect(
+      results.filter((event) => (event.data.labels as string[] | undefined)?.includes("read-confidential")),
+    ).toHaveLength(1);
+  });
+});
+
 describe("built-in rules protect Warden's own files, whatever the path looks like", () => {
   const allowAll = `version: 1
 default: allow

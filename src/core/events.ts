@@ -50,6 +50,8 @@ export const eventDataSchemas = {
     isError: z.boolean(),
     latencyMs: z.number(),
     result: json,
+    /** Session labels added by rules that read this result. */
+    labels: z.array(z.string()).optional(),
   }),
   "tool-pin": z.object({
     server: z.string(),

@@ -4,6 +4,7 @@ import {
   AgentContext,
   type ConditionContext,
   createConditionEnvironment,
+  ResultContext,
   SessionContext,
   TimeContext,
   ToolContext,
@@ -22,6 +23,7 @@ function context(toolArguments: unknown, overrides: Partial<ConditionContext> = 
     session: new SessionContext("session-1", ["secret"], { attempts: 3 }),
     env: { stage: "production" },
     time: TimeContext.at(new Date("2025-03-04T22:15:00Z")),
+    result: ResultContext.none,
     ...overrides,
   };
 }

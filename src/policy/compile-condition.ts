@@ -14,6 +14,8 @@ export type ConditionOutcome = { holds: boolean; error?: undefined } | { holds: 
 export interface CompiledCondition {
   evaluate(context: ConditionContext): ConditionOutcome;
   toolConstraint: ToolConstraint;
+  /** The condition reads `result`: it is evaluated when the call's result arrives, not before. */
+  readsResult: boolean;
 }
 
 export type CompileConditionResult =
@@ -42,6 +44,7 @@ export function compileCondition(environment: Environment, expression: string): 
   }
   const tree = parsed.ast as unknown as ConditionNode;
   const toolConstraint = extractToolConstraint(tree);
+  const readsResult = mentionsIdentifier(tree, "result");
   // Renamed before type-checking: CEL's global `matches(text, pattern)` exists only under the
   // new name, and type errors should still point into the expression as written.
   const hasMatches = renameMatchesCalls(tree);
@@ -77,6 +80,7 @@ export function compileCondition(environment: Environment, expression: string): 
     ok: true,
     condition: {
       toolConstraint,
+      readsResult,
       evaluate(context) {
         let value: unknown;
         try {
@@ -134,4 +138,19 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value instanceof Promise) return "a promise";
   return `a ${typeof value}`;
+}
+
+/** Whether the tree refers to a variable by name anywhere. */
+function mentionsIdentifier(root: unknown, name: string): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (Array.isArray(node)) pending.push(...node);
+    else if (node !== null && typeof node === "object") {
+      const { op, args } = node as { op?: unknown; args?: unknown };
+      if (op === "id" && args === name) return true;
+      pending.push(args);
+    }
+  }
+  return false;
 }

@@ -40,6 +40,14 @@ export function compileRules(environment: Environment, constitution: Constitutio
       failures.push({ order, problem: compiled.problem });
       return;
     }
+    if (compiled.condition.readsResult && rule.effect !== "allow") {
+      // The call has already happened when its result arrives: such a rule can label, not decide.
+      failures.push({
+        order,
+        problem: "a rule that reads `result` runs after the call and can only add labels; use effect: allow",
+      });
+      return;
+    }
     rules.push({
       order,
       id: rule.id,

@@ -35,6 +35,18 @@ export class SessionContext {
   ) {}
 }
 
+/** A tool's result, for rules that label a session by what a call returned. */
+export class ResultContext {
+  constructor(
+    /** The text parts of the result joined by newlines (MCP `content[].text`), else its JSON. */
+    readonly text: string,
+    readonly isError: boolean,
+  ) {}
+
+  /** What rules that do not read `result` see: they are never evaluated against a result. */
+  static readonly none = new ResultContext("", false);
+}
+
 /** Time of the decision in UTC. CEL integers are BigInt in cel-js. */
 export class TimeContext {
   constructor(
@@ -64,6 +76,7 @@ export interface ConditionContext {
   session: SessionContext;
   env: Readonly<Record<string, string>>;
   time: TimeContext;
+  result: ResultContext;
 }
 
 /**
@@ -87,6 +100,7 @@ export function createConditionEnvironment(): Environment {
       ctor: TimeContext,
       fields: { iso: "string", date: "string", hour: "int", minute: "int", weekday: "int" },
     })
+    .registerType("warden.Result", { ctor: ResultContext, fields: { text: "string", isError: "bool" } })
     .registerVariable("agent", "warden.Agent", { description: "The agent making the call." })
     .registerVariable("tool", "warden.Tool", {
       description: "The call: server, tool name, protocol method, arguments.",
@@ -96,6 +110,10 @@ export function createConditionEnvironment(): Environment {
       description: "Deployment facts the operator supplies.",
     })
     .registerVariable("time", "warden.Time", { description: "The time of the decision (UTC)." })
+    .registerVariable("result", "warden.Result", {
+      description:
+        "The call's result (text, isError). A rule that reads it runs when the result arrives and may only add labels.",
+    })
     .registerFunction(`string.${linearTimeMatchesFunction}(string): bool`, (text: string, pattern: string) =>
       matches(text, pattern),
     )

@@ -34,7 +34,7 @@ function ruleProblems(source: YamlSource): string[] {
   const firstUse = new Map<string, number>();
   rules.forEach((rule: unknown, order) => {
     if (typeof rule !== "object" || rule === null) return;
-    const { id, when } = rule as { id?: unknown; when?: unknown };
+    const { id, when, effect } = rule as { id?: unknown; when?: unknown; effect?: unknown };
     if (typeof id === "string") {
       const first = firstUse.get(id);
       if (first === undefined) firstUse.set(id, order);
@@ -50,6 +50,11 @@ function ruleProblems(source: YamlSource): string[] {
       if (!compiled.ok) {
         problems.push(
           `rules[${order}].when: ${compiled.problem} (${source.locate(["rules", order, "when"])})`,
+        );
+      } else if (compiled.condition.readsResult && effect !== "allow") {
+        // The call has already happened when its result arrives: such a rule can label, not decide.
+        problems.push(
+          `rules[${order}].when: a rule that reads \`result\` runs after the call and can only add labels; use effect: allow (${source.locate(["rules", order, "when"])})`,
         );
       }
     }

@@ -270,3 +270,57 @@ rules:
     );
   });
 });
+
+describe("rules that read a call's result", () => {
+  const labelling = constitutionFrom(`
+version: 1
+default: allow
+rules:
+  - id: confidential-results
+    when: 'tool.name == "read_file" && result.text.contains("CONFIDENTIAL")'
+    effect: allow
+    labels: [read-confidential]
+  - id: no-mail-after-confidential
+    when: '"read-confidential" in session.labels && tool.name == "send_email"'
+    effect: deny
+    rationale: Confidential material must not leave by mail.
+`);
+
+  it("label the session from what the call returned, not from the call", () => {
+    const engine = createPolicyEngine({ constitution: labelling, builtins });
+    const decision = engine.decide(call("read_file", { path: "a.txt" }), now);
+    expect(decision.labels).toEqual([]);
+    expect(decision.matches.map((match) => match.ruleId)).not.toContain("confidential-results");
+    expect(
+      engine.labelsForResult(call("read_file"), { text: "quarterly plan", isError: false }, now),
+    ).toEqual([]);
+    expect(
+      engine.labelsForResult(call("read_file"), { text: "CONFIDENTIAL: merger", isError: false }, now),
+    ).toEqual(["read-confidential"]);
+    expect(engine.labelsForResult(call("list_files"), { text: "CONFIDENTIAL", isError: false }, now)).toEqual(
+      [],
+    );
+    expect(engine.decide(call("send_email", {}, ["read-confidential"]), now).applied).toMatchObject({
+      effect: "deny",
+      ruleId: "no-mail-after-confidential",
+    });
+  });
+
+  it("may only add labels: a deny or hold rule that reads the result is a problem", () => {
+    const result = parseConstitution(
+      `version: 1
+default: allow
+rules:
+  - id: late-deny
+    when: 'result.isError'
+    effect: deny
+    rationale: Too late to deny.
+`,
+      "late.yaml",
+    );
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems.join("\n")).toMatch(
+      /rules\[0\]\.when: a rule that reads `result`/,
+    );
+  });
+});

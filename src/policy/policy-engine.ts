@@ -7,6 +7,7 @@ import {
   AgentContext,
   type ConditionContext,
   createConditionEnvironment,
+  ResultContext,
   SessionContext,
   TimeContext,
   ToolContext,
@@ -47,6 +48,11 @@ export interface PolicyEngine {
   readonly version: string;
   /** Never throws: an internal failure is a deny with rule id `policy-error`. */
   decide(input: DecisionInput, now?: Date): PolicyDecision;
+  /**
+   * The labels that rules reading `result` add once a call's result has arrived. Enforce-mode
+   * rules only; a condition that fails to evaluate adds nothing. Never throws.
+   */
+  labelsForResult(input: DecisionInput, result: { text: string; isError: boolean }, now?: Date): string[];
 }
 
 export const noConstitutionRuleId = "no-constitution";
@@ -109,6 +115,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       const selected = selectRules(input.tool.server, input.tool.name);
       const context = selected.length > 0 ? conditionContext(input, now) : undefined;
       for (const rule of selected) {
+        if (rule.condition.readsResult) continue;
         const outcome = rule.condition.evaluate(context as ConditionContext);
         // Fail closed: a condition that cannot be evaluated counts for deny and hold rules and
         // against allow rules. The error is recorded either way, so a broken allow rule shows.
@@ -134,8 +141,26 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     return { decision, applied, mode, matches, policyVersion: version, labels: [...labels] };
   }
 
+  const resultRules = rules.filter((rule) => rule.condition.readsResult && rule.mode === "enforce");
+
   return {
     version,
+    labelsForResult(input, result, now = new Date()) {
+      const labels = new Set<string>();
+      if (resultRules.length === 0) return [];
+      try {
+        const context = {
+          ...conditionContext(input, now),
+          result: new ResultContext(result.text, result.isError),
+        };
+        for (const rule of resultRules) {
+          if (rule.condition.evaluate(context).holds) for (const label of rule.labels) labels.add(label);
+        }
+      } catch {
+        return [];
+      }
+      return [...labels];
+    },
     decide(input, now = new Date()) {
       try {
         return decideOrThrow(input, now);
@@ -192,5 +217,6 @@ function conditionContext(input: DecisionInput, now: Date): ConditionContext {
     session: new SessionContext(input.session.id, input.session.labels, input.session.facts ?? {}),
     env: input.env ?? {},
     time: TimeContext.at(now),
+    result: ResultContext.none,
   };
 }

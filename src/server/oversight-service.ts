@@ -17,21 +17,26 @@ import type {
 /** What the daemon needs from the policy engine (policy/ implements it). */
 export interface PolicyDecider {
   readonly version: string;
-  decide(
-    input: {
-      agent: { id: string };
-      tool: {
-        server: string;
-        name: string;
-        method: string;
-        arguments: unknown;
-        workingDirectory?: string | undefined;
-      };
-      session: { id: string; labels: string[] };
-      env?: Record<string, string>;
-    },
+  decide(input: DecisionInputShape, now?: Date): PolicyDecision;
+  /** Labels from rules that read the call's result (optional for test doubles). */
+  labelsForResult?(
+    input: DecisionInputShape,
+    result: { text: string; isError: boolean },
     now?: Date,
-  ): PolicyDecision;
+  ): string[];
+}
+
+interface DecisionInputShape {
+  agent: { id: string };
+  tool: {
+    server: string;
+    name: string;
+    method: string;
+    arguments: unknown;
+    workingDirectory?: string | undefined;
+  };
+  session: { id: string; labels: string[] };
+  env?: Record<string, string>;
 }
 
 interface ToolPin {
@@ -54,6 +59,8 @@ export class OversightService implements Oversight {
   readonly #nextId = createIdFactory();
   readonly #sessionLabels = new Map<string, Set<string>>();
   readonly #pins = new Map<string, ToolPin>();
+  /** Allowed calls whose result has not arrived yet (bounded: the oldest are forgotten). */
+  readonly #callsAwaitingResult = new Map<string, ToolCallRequest>();
   #killSwitch: { engaged: boolean; reason: string } = { engaged: false, reason: "" };
 
   constructor(options: {
@@ -141,17 +148,36 @@ export class OversightService implements Oversight {
     });
     if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
     const applied = policyDecision.applied;
-    if (applied.effect === "allow") return { effect: "allow", callId };
-    if (applied.effect === "deny")
+    if (applied.effect === "deny") {
       return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
-    return this.#hold(callId, request, applied);
+    }
+    const verdict: CallVerdict =
+      applied.effect === "allow" ? { effect: "allow", callId } : await this.#hold(callId, request, applied);
+    if (verdict.effect === "allow") this.#awaitResult(callId, request);
+    return verdict;
   }
 
   async recordToolResult(
     identity: CallIdentity,
     result: { callId: string; isError: boolean; latencyMs: number; result: unknown },
   ): Promise<void> {
-    await this.#store.append({ type: "tool-result", ...eventIdentity(identity), data: result });
+    // Rules that read `result` label the session by what the call returned.
+    const call = this.#callsAwaitingResult.get(result.callId);
+    this.#callsAwaitingResult.delete(result.callId);
+    const labels =
+      call && call.sessionId === identity.sessionId
+        ? (this.#getPolicy().labelsForResult?.(
+            this.#decisionInput(call),
+            { text: resultText(result.result), isError: result.isError },
+            this.#now(),
+          ) ?? [])
+        : [];
+    await this.#store.append({
+      type: "tool-result",
+      ...eventIdentity(identity),
+      data: labels.length > 0 ? { ...result, labels } : result,
+    });
+    if (labels.length > 0) this.#labelsOf(identity.sessionId, labels);
   }
 
   async checkToolDefinitions(
@@ -231,20 +257,7 @@ export class OversightService implements Oversight {
     const pre = this.#preDecision(request, pin);
     if (pre) return pre;
     const policy = this.#getPolicy();
-    const decision = policy.decide(
-      {
-        agent: { id: request.agentId },
-        tool: {
-          server: request.server,
-          name: request.tool,
-          method: request.method,
-          arguments: request.arguments,
-          workingDirectory: request.workingDirectory,
-        },
-        session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
-      },
-      this.#now(),
-    );
+    const decision = policy.decide(this.#decisionInput(request), this.#now());
     const applied = decision.applied;
     if (
       applied.effect === "hold" &&
@@ -317,6 +330,28 @@ export class OversightService implements Oversight {
     };
   }
 
+  #awaitResult(callId: string, request: ToolCallRequest): void {
+    if (this.#callsAwaitingResult.size >= 10_000) {
+      const oldest = this.#callsAwaitingResult.keys().next().value;
+      if (oldest !== undefined) this.#callsAwaitingResult.delete(oldest);
+    }
+    this.#callsAwaitingResult.set(callId, request);
+  }
+
+  #decisionInput(request: ToolCallRequest) {
+    return {
+      agent: { id: request.agentId },
+      tool: {
+        server: request.server,
+        name: request.tool,
+        method: request.method,
+        arguments: request.arguments,
+        workingDirectory: request.workingDirectory,
+      },
+      session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
+    };
+  }
+
   #labelsOf(sessionId: string, labels: string[]): void {
     let set = this.#sessionLabels.get(sessionId);
     if (!set) {
@@ -325,6 +360,18 @@ export class OversightService implements Oversight {
     }
     for (const label of labels) set.add(label);
   }
+}
+
+/** The text a rule sees as `result.text`: MCP text parts joined, else the result as JSON. */
+function resultText(result: unknown): string {
+  const content = (result as { content?: unknown } | null)?.content;
+  if (Array.isArray(content)) {
+    const texts = content
+      .map((part) => (part as { text?: unknown } | null)?.text)
+      .filter((text): text is string => typeof text === "string");
+    if (texts.length > 0) return texts.join("\n");
+  }
+  return JSON.stringify(result) ?? "";
 }
 
 function pinKey(server: string, tool: string): string {
