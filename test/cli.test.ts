@@ -23,6 +23,8 @@ const commands = [
   ["approvals", "deny"],
   ["tools", "approve"],
   ["demo"],
+  ["kill-switch"],
+  ["tokens", "create"],
 ];
 
 describe("the warden command line", () => {

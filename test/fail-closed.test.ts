@@ -156,4 +156,26 @@ rules:
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/missing\.yaml/);
   });
+
+  it("denies every call while the kill switch is engaged, and decides again once released", async () => {
+    sandbox = createSandbox(allowAll);
+    client = await connectThroughWarden(sandbox, [process.execPath, filesystemServer, sandbox.workspace]);
+    expect((await writeAttempt("before.txt")).written).toBe(true);
+    expect(
+      runWarden(["kill-switch", "engage", "--reason", "incident 42", "--data-dir", sandbox.dataDir]).code,
+    ).toBe(0);
+    const { result, written } = await writeAttempt("during.txt");
+    expect(written).toBe(false);
+    expect(textOf(result)).toContain("kill-switch");
+    expect(textOf(result)).toContain("incident 42");
+    // The switch survives a restart of the daemon.
+    expect(runWarden(["down", "--data-dir", sandbox.dataDir]).code).toBe(0);
+    await client.close();
+    client = await connectThroughWarden(sandbox, [process.execPath, filesystemServer, sandbox.workspace]);
+    expect((await writeAttempt("after-restart.txt")).written).toBe(false);
+    expect(runWarden(["kill-switch", "release", "--data-dir", sandbox.dataDir]).code).toBe(0);
+    expect((await writeAttempt("after.txt")).written).toBe(true);
+    const switches = readLog(sandbox.dataDir, ["--type", "kill-switch"]);
+    expect(switches.map((event) => event.data.engaged)).toEqual([true, false]);
+  });
 });

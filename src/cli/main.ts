@@ -3,6 +3,7 @@ import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerApprovals(program);
   registerTools(program);
   registerTokens(program);
+  registerKillSwitch(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride();

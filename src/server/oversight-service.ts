@@ -77,14 +77,14 @@ export class OversightService implements Oversight {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** Rebuilds pins and session labels from the record after a restart. */
+  /** Rebuilds pins, session labels and the kill switch from the record after a restart. */
   async restore(): Promise<void> {
     let afterSeq = 0;
     for (;;) {
       const events = await this.#store.read({
         afterSeq,
         limit: 5000,
-        types: ["tool-pin", "policy-decision"],
+        types: ["tool-pin", "policy-decision", "tool-result", "kill-switch"],
       });
       if (events.length === 0) break;
       for (const event of events) {
@@ -97,9 +97,13 @@ export class OversightService implements Oversight {
           } else {
             this.#pins.set(key, { definitionHash: data.definitionHash, changedTo: null });
           }
+        } else if (event.type === "kill-switch") {
+          // The switch survives a restart: the last recorded state holds.
+          const data = event.data as { engaged: boolean; reason?: string };
+          this.#killSwitch = { engaged: data.engaged, reason: data.reason ?? "" };
         } else {
-          const data = event.data as { labels: string[] };
-          if (data.labels.length > 0) this.#labelsOf(event.sessionId, data.labels);
+          const data = event.data as { labels?: string[] };
+          if (data.labels && data.labels.length > 0) this.#labelsOf(event.sessionId, data.labels);
         }
       }
       afterSeq = events[events.length - 1]!.seq;

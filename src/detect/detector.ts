@@ -1,0 +1,40 @@
+import type { EventData, EventType, StoredEvent } from "../core/events.js";
+
+/** The data of a `finding` event, as a detector produces it; the pipeline appends it. */
+export type FindingData = EventData<"finding">;
+
+/** A labelled stretch of a text: `[start, end)` in UTF-16 code units, as `String.slice` counts. */
+export interface EvidenceSpan {
+  start: number;
+  end: number;
+  label: string;
+}
+
+export interface TextClassification {
+  flagged: boolean;
+  /** 0..1; `flagged` is `score >= 0.5`. */
+  score: number;
+  evidence: EvidenceSpan[];
+}
+
+/** An offline text detector on its own: what `warden classify NAME` runs. */
+export interface TextClassifier {
+  readonly name: string;
+  readonly description: string;
+  classify(text: string): TextClassification;
+}
+
+export interface DetectorContext {
+  /** Whether the event comes from evaluation traffic (agent id `eval:...`), which must not feed baselines. */
+  readonly evaluation: boolean;
+}
+
+/**
+ * Reads events of the types it names and returns findings about them. Detectors run off the
+ * request path, in the detection pipeline; one that throws is logged and skipped for that event.
+ */
+export interface Detector {
+  readonly name: string;
+  readonly eventTypes: readonly EventType[];
+  inspect(event: StoredEvent, context: DetectorContext): readonly FindingData[] | Promise<readonly FindingData[]>;
+}
