@@ -3,6 +3,7 @@ import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerExec } from "./commands/exec.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
@@ -34,6 +35,7 @@ export function createProgram(): Command {
   registerTools(program);
   registerTokens(program);
   registerKillSwitch(program);
+  registerExec(program);
   registerDemo(program);
   for (const command of program.commands) {
     command.exitOverride();

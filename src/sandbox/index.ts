@@ -1,0 +1,16 @@
+export type { ApplyConflict, ApplyResult } from "./apply-change-set.js";
+export { applyChangeSet } from "./apply-change-set.js";
+export type { ChangeKind, ChangeSet, FileChange, NeedsPerson, PathState } from "./change-set.js";
+export { describeState } from "./change-set.js";
+export { findBubblewrap } from "./find-bubblewrap.js";
+export type { CapturedOutput, SandboxRunResult } from "./run-in-sandbox.js";
+export { SandboxUnavailableError } from "./sandbox-error.js";
+export type { SandboxLimits } from "./sandbox-limits.js";
+export { defaultSandboxLimits } from "./sandbox-limits.js";
+export type {
+  SandboxCommandOptions,
+  SandboxCommandResult,
+  SandboxSession,
+  SandboxSessionOptions,
+} from "./sandbox-session.js";
+export { openSandboxSession } from "./sandbox-session.js";
