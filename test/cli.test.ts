@@ -24,6 +24,8 @@ const commands = [
   ["tools", "approve"],
   ["demo"],
   ["kill-switch"],
+  ["classify"],
+  ["exec"],
   ["tokens", "create"],
 ];
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerClassify } from "./commands/classify.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
 import { registerExec } from "./commands/exec.js";
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   registerKillSwitch(program);
   registerExec(program);
   registerDemo(program);
+  registerClassify(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

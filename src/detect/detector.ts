@@ -21,6 +21,8 @@ export interface TextClassification {
 export interface TextClassifier {
   readonly name: string;
   readonly description: string;
+  /** An extra boolean output field equal to `flagged` (e.g. `refusal`), for readers that expect it. */
+  readonly flagField?: string;
   classify(text: string): TextClassification;
 }
 
@@ -36,5 +38,8 @@ export interface DetectorContext {
 export interface Detector {
   readonly name: string;
   readonly eventTypes: readonly EventType[];
-  inspect(event: StoredEvent, context: DetectorContext): readonly FindingData[] | Promise<readonly FindingData[]>;
+  inspect(
+    event: StoredEvent,
+    context: DetectorContext,
+  ): readonly FindingData[] | Promise<readonly FindingData[]>;
 }
