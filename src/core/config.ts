@@ -37,6 +37,34 @@ const upstreamSchema = z
   .strict()
   .describe("A model API the gateway forwards to.");
 
+const agentLimitSchema = z
+  .object({
+    requestsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Model requests the agent may start in any 60-second window."),
+    tokensPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "Tokens (input + output, as the upstream reports usage) the agent may use in any 60-second window.",
+      ),
+    tokensPerDay: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Tokens the agent may use in any 24-hour window."),
+  })
+  .strict()
+  .describe(
+    "Limits for one agent. A request over a limit is answered with the client format's own 429 and recorded; an absent limit does not apply.",
+  );
+
 /** `warden up --config FILE`: everything the daemon can be told in one file. */
 export const configSchema = z
   .object({
@@ -77,7 +105,36 @@ export const configSchema = z
       .record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), mcpServerSchema)
       .default({})
       .describe("Upstream MCP servers by name."),
+    gateway: z
+      .object({
+        mcpExecutedTools: z
+          .array(z.string().min(1))
+          .default([])
+          .describe(
+            "Tools (names or globs with *) the agent runs only through Warden's MCP proxy, where each call is decided at execution. The gateway records their proposals without deciding them a second time. List only tools the agent cannot run any other way. Default none: every tool call a model proposes is decided when proposed.",
+          ),
+      })
+      .strict()
+      .default({ mcpExecutedTools: [] })
+      .describe("The model gateway at /v1/..."),
+    limits: z
+      .object({
+        default: agentLimitSchema
+          .optional()
+          .describe("Limits for every agent without its own entry under agents."),
+        agents: z
+          .record(z.string().min(1), agentLimitSchema)
+          .default({})
+          .describe("Limits by agent name (as in `warden tokens create --agent NAME`); replace the default."),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Per-agent rate limits and token budgets for model traffic through the gateway. Absent: no limit applies.",
+      ),
   })
   .strict();
 
 export type WardenConfig = z.infer<typeof configSchema>;
+export type AgentLimits = z.infer<typeof agentLimitSchema>;
+export type LimitsConfig = NonNullable<WardenConfig["limits"]>;

@@ -24,6 +24,22 @@ export const eventDataSchemas = {
     streamed: z.boolean(),
     latencyMs: z.number(),
     body: json,
+    /**
+     * The gateway's verdict on each tool call the model proposed: decided (`allow`, `deny`, with
+     * the `tool-call` record's `callId`), `record-only` (decided when executed through the MCP
+     * proxy) or `incomplete` (cut off). What the agent was shown follows from these.
+     */
+    toolCalls: z
+      .array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          verdict: z.enum(["allow", "deny", "record-only", "incomplete"]),
+          ruleId: z.string().optional(),
+          callId: z.string().optional(),
+        }),
+      )
+      .optional(),
   }),
   "tool-call": toolCallData,
   "policy-decision": policyDecisionSchema.extend({ callId: z.string() }),

@@ -3,6 +3,9 @@
  * the constitution. A proxy never decides or writes by itself: it asks, and it forwards only
  * what the answer allows. Every method fails closed: a rejected promise means "deny".
  */
+/** The rule a verdict names when a held call was not approved within the proxy's `holdCapMs`. */
+export const PENDING_APPROVAL_RULE = "pending-approval";
+
 export interface CallIdentity {
   agentId: string;
   sessionId: string;
@@ -24,6 +27,13 @@ export interface ToolCallRequest extends CallIdentity {
    * Set by the proxy from its own configuration, never taken from the agent.
    */
   workingDirectory?: string;
+  /**
+   * How long the proxy waits for a held call (the model gateway: below client timeouts). When
+   * it passes, the call is denied as pending approval but stays held; identical calls in the
+   * session join that hold, and an approval that arrives later lets the identical call through
+   * once when it is proposed again. Absent (MCP): the call waits for the decision or expiry.
+   */
+  holdCapMs?: number;
 }
 
 /** What the proxy must do with the call. A denial carries the text the agent is shown. */

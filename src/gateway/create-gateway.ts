@@ -9,10 +9,17 @@ import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Oversight } from "../core/oversight.js";
 import { parseStrictJson } from "../core/strict-json.js";
+import { AgentTrafficLimits, type LimitsConfig } from "./agent-limits.js";
 import { anthropicErrorBody } from "./anthropic/error-body.js";
 import { anthropicMessages } from "./anthropic/messages.js";
 import { decideToolCall } from "./decide-tool-call.js";
-import { type GatewayApi, isRecord, type ReviewToolCall } from "./gateway-api.js";
+import {
+  type GatewayApi,
+  isRecord,
+  MalformedUpstreamEvent,
+  type ReviewToolCall,
+  type ToolCallVerdict,
+} from "./gateway-api.js";
 import { openAiChatCompletions } from "./openai/chat-completions.js";
 import { openAiErrorBody } from "./openai/error-body.js";
 import { openAiResponses } from "./openai/responses.js";
@@ -21,6 +28,7 @@ import { SseParser } from "./sse-parser.js";
 import {
   createUpstreams,
   credentialHeaders,
+  globToRegExp,
   selectUpstream,
   type Upstream,
   type UpstreamConfig,
@@ -42,6 +50,19 @@ export interface GatewayOptions {
   upstreamTimeouts?: Partial<UpstreamTimeouts>;
   /** Largest client request body, in bytes; default 32 MiB. */
   maxRequestBytes?: number;
+  /** Largest upstream response body, and largest single stream event, in bytes; default 64 MiB. */
+  maxUpstreamBytes?: number;
+  /**
+   * Tools (names, or globs with `*`) the agent executes only through Warden's MCP proxy. Each of
+   * their calls is decided there, at execution, with the arguments actually run; deciding the
+   * model's proposal too would decide the same action twice (and hold it twice). Their proposals
+   * are passed through and recorded (`record-only` in the `model-response` record). Default none:
+   * every proposed tool call is decided at proposal, the safe side when it is not known where a
+   * tool runs.
+   */
+  mcpExecutedTools?: string[];
+  /** Per-agent rate limits and token budgets (`limits` in the config file). Absent: none apply. */
+  limits?: LimitsConfig;
 }
 
 export interface Gateway {
@@ -54,7 +75,6 @@ export interface Gateway {
 const apis = new Map<string, GatewayApi>(
   [openAiChatCompletions, openAiResponses, anthropicMessages].map((api) => [api.path, api]),
 );
-const maximumUpstreamBodyBytes = 64 * 1024 * 1024;
 const forwardedRequestHeaders = [
   "accept",
   "anthropic-version",
@@ -84,6 +104,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { logger, oversight } = options;
   const holdCapMs = options.holdCapMs ?? 60_000;
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
+  const maxUpstreamBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
+  const mcpExecuted = (options.mcpExecutedTools ?? []).map(globToRegExp);
+  const isMcpExecuted = (tool: string) => mcpExecuted.some((pattern) => pattern.test(tool));
+  const limits = options.limits === undefined ? undefined : new AgentTrafficLimits(options.limits);
   const upstreams = createUpstreams(options.upstreams, {
     headersMs: options.upstreamTimeouts?.headersMs ?? 300_000,
     bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
@@ -170,7 +194,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         logger.error({ type, error: errorMessage(error) }, "could not record");
       }
     };
-    const recordResponse = (status: number, responseBody: unknown, streamed: boolean) =>
+    const toolCalls: NonNullable<EventData<"model-response">["toolCalls"]> = [];
+    const recordResponse = (status: number, responseBody: unknown, streamed: boolean) => {
+      if (limits !== undefined && status < 300 && isRecord(responseBody))
+        limits.charge(call.agentId, responseBody.usage);
       record("model-response", {
         provider,
         model,
@@ -178,14 +205,25 @@ export function createGateway(options: GatewayOptions): Gateway {
         streamed,
         latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
         body: responseBody,
+        ...(toolCalls.length > 0 ? { toolCalls } : {}),
       });
-    const fail = (status: number, message: string) => {
+    };
+    const fail = (status: number, message: string, headers: Record<string, string> = {}) => {
       const errorBody = api.errorBody(status, message);
       recordResponse(status, errorBody, false);
-      sendJson(response, status, errorBody);
+      sendText(response, status, JSON.stringify(errorBody), headers);
     };
 
     record("model-request", { provider, model, path: api.path, body });
+    const limited = limits?.admit(call.agentId) ?? null;
+    if (limited !== null) {
+      const limitBody = api.rateLimitBody(limited.limit, limited.message);
+      recordResponse(429, limitBody, false);
+      // RFC 9110 §10.2.3; openai-node and anthropic-sdk retry after it.
+      return sendText(response, 429, JSON.stringify(limitBody), {
+        "retry-after": String(limited.retryAfterSeconds),
+      });
+    }
     const refusal = api.refusal(body);
     if (refusal !== null) return fail(400, refusal);
     if (upstream === undefined) return fail(404, `No upstream is configured for model "${model}".`);
@@ -207,11 +245,22 @@ export function createGateway(options: GatewayOptions): Gateway {
         controller.abort();
       }
     });
-    const review: ReviewToolCall = (toolCall) =>
-      decideToolCall(
-        { oversight, identity, server: `model:${upstream.config.name}`, holdCapMs, logger },
-        toolCall,
-      );
+    const decideOptions = { oversight, identity, server: `model:${upstream.config.name}`, holdCapMs, logger };
+    const review: ReviewToolCall = async (toolCall) => {
+      if (isMcpExecuted(toolCall.name)) {
+        toolCalls.push({ id: toolCall.id, name: toolCall.name, verdict: "record-only" });
+        return { allowed: true };
+      }
+      const verdict: ToolCallVerdict = await decideToolCall(decideOptions, toolCall);
+      toolCalls.push({
+        id: toolCall.id,
+        name: toolCall.name,
+        verdict: verdict.allowed ? "allow" : "deny",
+        ...(verdict.allowed ? {} : { ruleId: verdict.ruleId }),
+        ...(verdict.callId === undefined ? {} : { callId: verdict.callId }),
+      });
+      return verdict;
+    };
     try {
       let answer: Dispatcher.ResponseData;
       try {
@@ -224,7 +273,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         });
       } catch (error) {
         if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
-        return failUpstream(error, fail, upstream);
+        return failUpstream(error, fail, upstream, "connect");
       }
       const contentType = String(answer.headers["content-type"] ?? "");
       if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
@@ -234,16 +283,17 @@ export function createGateway(options: GatewayOptions): Gateway {
           response,
           review,
           recordResponse,
+          upstreamName: upstream.config.name,
           isClientGone: () => clientGone,
           signal: controller.signal,
         });
       }
       let upstreamText: string;
       try {
-        upstreamText = await readUpstreamBody(answer.body);
+        upstreamText = await readUpstreamBody(answer.body, maxUpstreamBytes);
       } catch (error) {
         if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
-        return failUpstream(error, fail, upstream);
+        return failUpstream(error, fail, upstream, "body");
       }
       let parsed: unknown;
       try {
@@ -277,15 +327,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     error: unknown,
     fail: (status: number, message: string) => void,
     upstream: Upstream,
+    phase: "connect" | "body",
   ): void {
-    const timedOut = isTimeout(error);
     logger.warn({ upstream: upstream.config.name, error: errorMessage(error) }, "upstream request failed");
-    fail(
-      timedOut ? 504 : 502,
-      timedOut
-        ? `Upstream "${upstream.config.name}" did not answer in time.`
-        : `Upstream "${upstream.config.name}" could not be reached.`,
-    );
+    const failure = upstreamFailure(error, upstream.config.name, phase);
+    fail(failure.status, failure.message);
   }
 
   async function relayStream(stream: {
@@ -294,6 +340,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     response: ServerResponse;
     review: ReviewToolCall;
     recordResponse: (status: number, body: unknown, streamed: boolean) => void;
+    upstreamName: string;
     isClientGone: () => boolean;
     /** Aborted when the client goes away. */
     signal: AbortSignal;
@@ -308,31 +355,68 @@ export function createGateway(options: GatewayOptions): Gateway {
     const write = (text: string) => {
       if (!response.destroyed && !response.writableEnded) response.write(text);
     };
-    const filter = stream.api.createStreamFilter(write, stream.review);
+    const { api } = stream;
+    const filter = api.createStreamFilter(write, stream.review);
     const parser = new SseParser();
     let outcome = "complete";
+    let failure: { status: number; message: string } | null = null;
+    let ended = false;
+    /** The upstream's own in-stream error event (passed on as it is), for the record. */
+    let upstreamError: string | null = null;
+    const take = (events: ReturnType<SseParser["push"]>) => {
+      for (const event of events) {
+        if (api.isStreamEnd(event)) {
+          ended = true;
+          if (event.event === "error") upstreamError = event.data;
+        }
+        filter.push(event);
+      }
+    };
     try {
       for await (const chunk of answer.body) {
-        for (const event of parser.push(chunk as Buffer)) filter.push(event);
+        take(parser.push(chunk as Buffer));
+        if (parser.pendingLength > maxUpstreamBytes) throw new UpstreamEventTooLarge(maxUpstreamBytes);
         if (response.writableNeedDrain) await once(response, "drain", { signal: stream.signal });
       }
-      for (const event of parser.end()) filter.push(event);
+      take(parser.end());
+      if (upstreamError !== null) outcome = "upstream-error-event";
+      else if (!ended) {
+        outcome = "upstream-truncated";
+        failure = {
+          status: 502,
+          message: `Upstream "${stream.upstreamName}" ended the stream before it was complete.`,
+        };
+      }
     } catch (error) {
-      outcome = stream.isClientGone()
-        ? "client-aborted"
-        : isTimeout(error)
-          ? "upstream-timeout"
-          : "upstream-error";
-      if (outcome !== "client-aborted")
-        logger.warn({ error: errorMessage(error) }, "upstream stream failed part way");
+      if (stream.isClientGone()) outcome = "client-aborted";
+      else {
+        failure = upstreamFailure(error, stream.upstreamName, "body");
+        outcome =
+          error instanceof MalformedUpstreamEvent
+            ? "upstream-malformed"
+            : isTimeout(error)
+              ? "upstream-timeout"
+              : "upstream-error";
+      }
+    }
+    if (failure !== null) {
+      logger.warn({ upstream: stream.upstreamName, outcome }, "upstream stream failed part way");
+      answer.body.destroy();
     }
     filter.end();
     await filter.finished();
     if (stream.isClientGone() && outcome === "complete") outcome = "client-aborted";
+    // Headers are sent: the failure goes in the stream, as an error event the client's SDK raises.
+    if (failure !== null) write(api.streamErrorFrame(failure.status, failure.message));
     if (!response.destroyed) response.end();
     stream.recordResponse(
       outcome === "client-aborted" ? 499 : answer.statusCode,
-      { ...filter.summary(), outcome },
+      {
+        ...filter.summary(),
+        outcome,
+        ...(failure === null ? {} : { error: failure.message }),
+        ...(upstreamError === null ? {} : { upstreamError: parseJsonOrText(upstreamError) }),
+      },
       true,
     );
   }
@@ -356,13 +440,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         path: `${upstream.prefix}${pathname}${query === undefined ? "" : `?${query}`}`,
         headers: { ...pickHeaders(request.headers), ...credentials },
       });
-      const text = await readUpstreamBody(answer.body);
+      const text = await readUpstreamBody(answer.body, maxUpstreamBytes);
       sendText(response, answer.statusCode, text, {
         ...passHeaders(answer.headers),
         "content-type": String(answer.headers["content-type"] ?? "application/json"),
       });
     } catch (error) {
-      failUpstream(error, fail, upstream);
+      failUpstream(error, fail, upstream, "connect");
     }
   }
 
@@ -403,6 +487,49 @@ function passHeaders(
     if (value !== undefined && forwardedResponseHeader.test(name)) passed[name] = value;
   }
   return passed;
+}
+
+class UpstreamBodyTooLarge extends Error {
+  override readonly name = "UpstreamBodyTooLarge";
+  constructor(readonly limit: number) {
+    super(`upstream body is larger than ${limit} bytes`);
+  }
+}
+
+class UpstreamEventTooLarge extends Error {
+  override readonly name = "UpstreamEventTooLarge";
+  constructor(readonly limit: number) {
+    super(`upstream stream event is larger than ${limit} bytes`);
+  }
+}
+
+/** The status and words for an upstream failure, as the client is told it. */
+function upstreamFailure(
+  error: unknown,
+  upstream: string,
+  phase: "connect" | "body",
+): { status: number; message: string } {
+  if (isTimeout(error)) return { status: 504, message: `Upstream "${upstream}" did not answer in time.` };
+  if (error instanceof UpstreamBodyTooLarge)
+    return { status: 502, message: `Upstream "${upstream}" answered with more than ${error.limit} bytes.` };
+  if (error instanceof UpstreamEventTooLarge)
+    return {
+      status: 502,
+      message: `Upstream "${upstream}" sent a stream event larger than ${error.limit} bytes.`,
+    };
+  if (error instanceof MalformedUpstreamEvent)
+    return { status: 502, message: `Upstream "${upstream}" sent a malformed stream event.` };
+  return phase === "connect"
+    ? { status: 502, message: `Upstream "${upstream}" could not be reached.` }
+    : { status: 502, message: `Upstream "${upstream}" broke off its answer part way.` };
+}
+
+function parseJsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 function isTimeout(error: unknown): boolean {
@@ -449,14 +576,14 @@ async function readBody(request: IncomingMessage, maxBytes: number): Promise<str
   }
 }
 
-async function readUpstreamBody(body: Dispatcher.ResponseData["body"]): Promise<string> {
+async function readUpstreamBody(body: Dispatcher.ResponseData["body"], maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += (chunk as Buffer).length;
-    if (size > maximumUpstreamBodyBytes) {
+    if (size > maxBytes) {
       body.destroy();
-      throw new Error(`upstream body is larger than ${maximumUpstreamBodyBytes} bytes`);
+      throw new UpstreamBodyTooLarge(maxBytes);
     }
     chunks.push(chunk as Buffer);
   }

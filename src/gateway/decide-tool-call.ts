@@ -1,13 +1,18 @@
 import { errorMessage } from "../core/errors.js";
 import { newSpanId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
-import type { CallIdentity, Oversight } from "../core/oversight.js";
+import { type CallIdentity, type Oversight, PENDING_APPROVAL_RULE } from "../core/oversight.js";
 import { type ProposedToolCall, parseToolArguments, type ToolCallVerdict } from "./gateway-api.js";
 
 /** The rule named when Warden itself could not decide (fail closed); same id as the MCP proxy's. */
 export const WARDEN_UNAVAILABLE_RULE = "warden-unavailable";
-/** The rule named when a held call was not approved within the hold cap. */
-export const PENDING_APPROVAL_RULE = "pending-approval";
+export { PENDING_APPROVAL_RULE };
+
+/**
+ * Oversight answers a hold itself at `holdCapMs` (and keeps the call held for a later approval);
+ * this margin later the gateway stops waiting anyway, for an Oversight that does not.
+ */
+const capMarginMs = 1000;
 
 export interface DecideOptions {
   oversight: Oversight;
@@ -29,7 +34,7 @@ export async function decideToolCall(
 ): Promise<ToolCallVerdict> {
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<"cap">((resolve) => {
-    timer = setTimeout(() => resolve("cap"), options.holdCapMs);
+    timer = setTimeout(() => resolve("cap"), options.holdCapMs + capMarginMs);
   });
   try {
     const verdict = await Promise.race([
@@ -41,6 +46,7 @@ export async function decideToolCall(
         server: options.server,
         tool: call.name,
         arguments: parseToolArguments(call.arguments),
+        holdCapMs: options.holdCapMs,
       }),
       capped,
     ]);
@@ -51,8 +57,8 @@ export async function decideToolCall(
         `The call is waiting for a reviewer's approval and was not approved within ${Math.round(options.holdCapMs / 1000)} s. If it is approved later, proposing the same call again will go through.`,
       );
     }
-    if (verdict.effect === "allow") return { allowed: true };
-    return denial(call.name, verdict.ruleId, verdict.message);
+    if (verdict.effect === "allow") return { allowed: true, callId: verdict.callId };
+    return { ...denial(call.name, verdict.ruleId, verdict.message), callId: verdict.callId };
   } catch (error) {
     options.logger.error(
       { tool: call.name, error: errorMessage(error) },

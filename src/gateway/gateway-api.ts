@@ -11,9 +11,11 @@ export interface ProposedToolCall {
 }
 
 export type ToolCallVerdict =
-  | { allowed: true }
+  | { allowed: true; callId?: string }
   | {
       allowed: false;
+      /** The `tool-call` record's id, when oversight recorded the call. */
+      callId?: string;
       ruleId: string;
       message: string;
       /** What the agent is shown instead of the call. */
@@ -50,6 +52,12 @@ export interface GatewayApi {
   family: "openai" | "anthropic";
   path: string;
   errorBody(status: number, message: string): unknown;
+  /** The 429 body for a Warden agent limit (`requests` per minute or a `tokens` budget). */
+  rateLimitBody(limit: "requests" | "tokens", message: string): unknown;
+  /** The event that ends a complete stream (`[DONE]`, `response.completed`, `message_stop`). */
+  isStreamEnd(event: SseEvent): boolean;
+  /** An in-stream error event the client's SDK raises as an API error (headers are already sent). */
+  streamErrorFrame(status: number, message: string): string;
   /** Why the request must be refused before it leaves (provider-hosted tools), or null. */
   refusal(body: Record<string, unknown>): string | null;
   /** The system prompt and first user message: what identifies one conversation across its turns. */
@@ -60,6 +68,14 @@ export interface GatewayApi {
 }
 
 export type { OrderedStreamWriter };
+
+/** An upstream stream event whose data is not JSON: the stream is cut there with an error. */
+export class MalformedUpstreamEvent extends Error {
+  override readonly name = "MalformedUpstreamEvent";
+  constructor(data: string) {
+    super(`the upstream sent a stream event that is not JSON (${data.length} characters)`);
+  }
+}
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

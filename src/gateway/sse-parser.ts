@@ -20,6 +20,11 @@ export class SseParser {
     return this.#take(false);
   }
 
+  /** Characters held for an event not yet complete (bounds what a never-ending event can cost). */
+  get pendingLength(): number {
+    return this.#buffer.length;
+  }
+
   /** Whatever is left when the stream ends; a final event without its blank line still counts. */
   end(): SseEvent[] {
     this.#buffer += this.#decoder.decode();

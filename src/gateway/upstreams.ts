@@ -62,7 +62,8 @@ export function credentialHeaders(upstream: Upstream): Record<string, string> | 
   return upstream.config.format === "anthropic" ? { "x-api-key": key } : { authorization: `Bearer ${key}` };
 }
 
-function globToRegExp(glob: string): RegExp {
+/** `*` matches any run of characters; everything else is literal. */
+export function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
   return new RegExp(`^${escaped}$`);
 }

@@ -7,6 +7,7 @@ import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
+import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
 import { Checkpointer } from "../store/checkpointer.js";
@@ -106,6 +107,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cleanups.push(() => approvals.expireAll());
     const oversight = new OversightService({ store, logger, getPolicy: () => holder.current, approvals });
     await oversight.restore();
+    // Detectors read committed events on their own schedule: never on the request path.
+    const detection = await startDetectionPipeline({
+      store,
+      detectors: createDefaultDetectors(),
+      logger: logger.child({ component: "detect" }),
+    });
+    cleanups.push(() => detection.stop());
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {
@@ -205,6 +213,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         record: (input, appendOptions) => store.append(input, appendOptions),
         authenticate: agentOf,
         logger,
+        mcpExecutedTools: options.config?.gateway?.mcpExecutedTools ?? [],
+        ...(options.config?.limits ? { limits: options.config.limits } : {}),
       });
       cleanups.push(() => gateway.close());
       const listener = await startHttpListener({

@@ -6,12 +6,13 @@ import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
 import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
-import type {
-  CallIdentity,
-  CallVerdict,
-  Oversight,
-  ToolCallRequest,
-  ToolDefinitionsCheck,
+import {
+  type CallIdentity,
+  type CallVerdict,
+  type Oversight,
+  PENDING_APPROVAL_RULE,
+  type ToolCallRequest,
+  type ToolDefinitionsCheck,
 } from "../core/oversight.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
@@ -263,11 +264,27 @@ export class OversightService implements Oversight {
     const policy = this.#getPolicy();
     const decision = policy.decide(this.#decisionInput(request), this.#now());
     const applied = decision.applied;
-    if (
-      applied.effect === "hold" &&
-      this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)
-    ) {
+    if (applied.effect !== "hold") return decision;
+    if (this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)) {
       return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
+    }
+    // A reviewer decided this exact call after the gateway stopped waiting: that decision applies.
+    const late =
+      request.holdCapMs === undefined
+        ? undefined
+        : this.#approvals.takeLateDecision(exactCallKey(request, applied.ruleId));
+    if (late?.outcome === "approved") {
+      return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
+    }
+    if (late?.outcome === "denied") {
+      return {
+        ...decision,
+        applied: {
+          effect: "deny",
+          ruleId: applied.ruleId,
+          reason: `A reviewer denied this call: ${late.reason}`,
+        },
+      };
     }
     return decision;
   }
@@ -304,18 +321,35 @@ export class OversightService implements Oversight {
     request: ToolCallRequest,
     hold: Extract<Decision, { effect: "hold" }>,
   ): Promise<CallVerdict> {
-    const outcome = await this.#approvals.hold({
-      approvalId: callId,
-      callId,
-      identity: request,
-      ruleId: hold.ruleId,
-      approvers: hold.approvers,
-      expiresAt: hold.expiresAt,
-      server: request.server,
-      tool: request.tool,
-      arguments: request.arguments,
-    });
+    const capped = request.holdCapMs !== undefined;
+    const outcome = await this.#approvals.hold(
+      {
+        approvalId: callId,
+        callId,
+        identity: request,
+        ruleId: hold.ruleId,
+        approvers: hold.approvers,
+        expiresAt: hold.expiresAt,
+        server: request.server,
+        tool: request.tool,
+        arguments: request.arguments,
+        ...(capped ? { callKey: exactCallKey(request, hold.ruleId) } : {}),
+      },
+      capped ? { waitMs: request.holdCapMs } : {},
+    );
     if (outcome.outcome === "approved") return { effect: "allow", callId };
+    if (outcome.outcome === "pending") {
+      this.#logger.info(
+        { callId, approvalId: outcome.approvalId, ruleId: hold.ruleId },
+        "held call still pending at the proxy's cap",
+      );
+      return {
+        effect: "deny",
+        callId,
+        ruleId: PENDING_APPROVAL_RULE,
+        message: `The call is waiting for a reviewer's approval (rule "${hold.ruleId}") and was not performed. If it is approved, proposing the same call again in this session will go through.`,
+      };
+    }
     if (outcome.outcome === "denied") {
       return {
         effect: "deny",
@@ -376,6 +410,21 @@ function resultText(result: unknown): string {
     if (texts.length > 0) return texts.join("\n");
   }
   return JSON.stringify(result) ?? "";
+}
+
+/** The exact call, for joining identical holds and for the grant a late approval leaves. */
+function exactCallKey(request: ToolCallRequest, ruleId: string): string {
+  const argumentsHash = createHash("sha256")
+    .update(canonicalJson(request.arguments ?? null))
+    .digest("hex");
+  return JSON.stringify([
+    request.agentId,
+    request.sessionId,
+    request.server,
+    request.tool,
+    ruleId,
+    argumentsHash,
+  ]);
 }
 
 function pinKey(server: string, tool: string): string {

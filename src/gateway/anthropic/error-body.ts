@@ -23,3 +23,8 @@ function errorType(status: number): string {
       return status >= 500 ? "api_error" : "invalid_request_error";
   }
 }
+
+/** Anthropic's 429: `rate_limit_error` whichever limit was reached. */
+export function anthropicRateLimitBody(_limit: "requests" | "tokens", message: string): unknown {
+  return anthropicErrorBody(429, message);
+}

@@ -1,6 +1,7 @@
 import {
   type GatewayApi,
   isRecord,
+  MalformedUpstreamEvent,
   parseToolArguments,
   type ReviewToolCall,
   type StreamFilter,
@@ -9,7 +10,7 @@ import {
 } from "../gateway-api.js";
 import { OrderedStreamWriter } from "../ordered-stream-writer.js";
 import { type SseEvent, sseFrame } from "../sse-parser.js";
-import { anthropicErrorBody } from "./error-body.js";
+import { anthropicErrorBody, anthropicRateLimitBody } from "./error-body.js";
 import { anthropicToolRefusal } from "./hosted-tools.js";
 
 /**
@@ -21,7 +22,11 @@ export const anthropicMessages: GatewayApi = {
   family: "anthropic",
   path: "/v1/messages",
   errorBody: anthropicErrorBody,
+  rateLimitBody: anthropicRateLimitBody,
   refusal: anthropicToolRefusal,
+  isStreamEnd: (event) => event.event === "message_stop" || event.event === "error",
+  // The `error` event of "Streaming Messages"; the SDK raises it as an APIError.
+  streamErrorFrame: (status, message) => sseFrame("error", anthropicErrorBody(status, message)),
 
   conversationStart(body) {
     const first = Array.isArray(body.messages) ? body.messages[0] : undefined;
@@ -92,8 +97,7 @@ class MessagesStreamFilter implements StreamFilter {
     try {
       data = JSON.parse(event.data);
     } catch {
-      this.#writer.emit(event.raw);
-      return;
+      throw new MalformedUpstreamEvent(event.data);
     }
     if (!isRecord(data)) {
       this.#writer.emit(event.raw);
@@ -209,7 +213,9 @@ class MessagesStreamFilter implements StreamFilter {
 
   #messageDelta(data: Record<string, unknown>, raw: string): void {
     const delta = isRecord(data.delta) ? data.delta : {};
-    if (data.usage !== undefined) this.#summary.usage = data.usage;
+    // message_delta's usage updates message_start's (cumulative output tokens); keep both's fields.
+    if (isRecord(data.usage))
+      this.#summary.usage = { ...(isRecord(this.#summary.usage) ? this.#summary.usage : {}), ...data.usage };
     const fill = this.#writer.reserve();
     void Promise.all([...this.#verdicts]).then((verdicts) => {
       const allowed = verdicts.filter((verdict) => verdict.allowed).length;

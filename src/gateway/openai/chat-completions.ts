@@ -1,6 +1,7 @@
 import {
   type GatewayApi,
   isRecord,
+  MalformedUpstreamEvent,
   type ProposedToolCall,
   type ReviewToolCall,
   type StreamFilter,
@@ -9,7 +10,7 @@ import {
 } from "../gateway-api.js";
 import { OrderedStreamWriter } from "../ordered-stream-writer.js";
 import type { SseEvent } from "../sse-parser.js";
-import { openAiErrorBody } from "./error-body.js";
+import { openAiErrorBody, openAiRateLimitBody } from "./error-body.js";
 import { openAiToolRefusal } from "./hosted-tools.js";
 
 /** OpenAI Chat Completions, `POST /v1/chat/completions` (shapes from openai-node `resources/chat/completions`). */
@@ -18,7 +19,11 @@ export const openAiChatCompletions: GatewayApi = {
   family: "openai",
   path: "/v1/chat/completions",
   errorBody: openAiErrorBody,
+  rateLimitBody: openAiRateLimitBody,
   refusal: openAiToolRefusal,
+  isStreamEnd: (event) => event.data === "[DONE]",
+  // openai-node raises any stream event carrying `error` as an APIError.
+  streamErrorFrame: (status, message) => frame(openAiErrorBody(status, message)),
 
   conversationStart(body) {
     const messages = Array.isArray(body.messages) ? body.messages : [];
@@ -101,8 +106,7 @@ class ChatStreamFilter implements StreamFilter {
     try {
       chunk = JSON.parse(event.data);
     } catch {
-      this.#writer.emit(event.raw);
-      return;
+      throw new MalformedUpstreamEvent(event.data);
     }
     if (!isRecord(chunk)) {
       this.#writer.emit(event.raw);

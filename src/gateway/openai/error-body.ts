@@ -16,3 +16,8 @@ function errorCode(status: number): string | null {
   if (status === 504) return "timeout";
   return null;
 }
+
+/** OpenAI's own 429 shape: `type` names the limit (`requests`, `tokens`), `code` is `rate_limit_exceeded`. */
+export function openAiRateLimitBody(limit: "requests" | "tokens", message: string): unknown {
+  return { error: { message, type: limit, param: null, code: "rate_limit_exceeded" } };
+}

@@ -1,6 +1,7 @@
 import {
   type GatewayApi,
   isRecord,
+  MalformedUpstreamEvent,
   parseToolArguments,
   type ReviewToolCall,
   type StreamFilter,
@@ -9,7 +10,7 @@ import {
 } from "../gateway-api.js";
 import { OrderedStreamWriter } from "../ordered-stream-writer.js";
 import type { SseEvent } from "../sse-parser.js";
-import { openAiErrorBody } from "./error-body.js";
+import { openAiErrorBody, openAiRateLimitBody } from "./error-body.js";
 import { openAiToolRefusal } from "./hosted-tools.js";
 
 /** OpenAI Responses, `POST /v1/responses` (shapes from openai-node `resources/responses/responses.ts`). */
@@ -18,7 +19,18 @@ export const openAiResponses: GatewayApi = {
   family: "openai",
   path: "/v1/responses",
   errorBody: openAiErrorBody,
+  rateLimitBody: openAiRateLimitBody,
   refusal: openAiToolRefusal,
+  isStreamEnd: (event) =>
+    event.event === "response.completed" ||
+    event.event === "response.incomplete" ||
+    event.event === "response.failed" ||
+    event.event === "error",
+  // The Responses `error` event, with `error` too: openai-node raises events carrying it as an APIError.
+  streamErrorFrame: (status, message) => {
+    const error = (openAiErrorBody(status, message) as { error: Record<string, unknown> }).error;
+    return frame("error", { type: "error", code: error.code, message, param: null, error });
+  },
 
   conversationStart(body) {
     const input = body.input;
@@ -114,8 +126,7 @@ class ResponsesStreamFilter implements StreamFilter {
     try {
       data = JSON.parse(event.data);
     } catch {
-      this.#passRaw(event.raw);
-      return;
+      throw new MalformedUpstreamEvent(event.data);
     }
     if (!isRecord(data)) {
       this.#passRaw(event.raw);
