@@ -11,6 +11,19 @@ function short(value: unknown, max = 100): string {
 export function describeEvent(event: StoredEvent): string {
   const data = event.data as Record<string, unknown>;
   switch (event.type) {
+    case "model-request": {
+      const body = data.body as { messages?: unknown[]; input?: unknown[] } | null;
+      const turns = body?.messages?.length ?? (Array.isArray(body?.input) ? body.input.length : undefined);
+      return `${data.provider} ${data.model} ${data.path}${turns === undefined ? "" : ` (${turns} messages)`}`;
+    }
+    case "model-response": {
+      const calls = (data.toolCalls as { name: string; verdict: string }[] | undefined) ?? [];
+      const proposed =
+        calls.length > 0
+          ? ` · proposed ${calls.map((call) => `${call.name} (${call.verdict})`).join(", ")}`
+          : "";
+      return `${data.status}${data.streamed ? " streamed" : ""} in ${Number(data.latencyMs).toFixed(1)} ms${proposed}`;
+    }
     case "tool-call":
       return `${data.server}/${data.tool} ${short(data.arguments)} [${data.method}]`;
     case "policy-decision": {
