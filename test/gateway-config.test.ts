@@ -205,6 +205,6 @@ describe("the gateway's tool decisions and traffic limits from the config file",
     ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("limits.default.requestsPerMinute:");
-    expect(result.stderr).toContain("limits.default:");
+    expect(result.stderr).toContain("limits.default.tokensPerHour: unknown key (");
   });
 });

@@ -1,7 +1,7 @@
 import type { z } from "zod";
+import { parseYamlSource } from "../core/yaml-source.js";
 import { compileScript } from "./compile-script.js";
 import { type Script, scriptSchema } from "./script-schema.js";
-import { parseYamlSource } from "./yaml-source.js";
 
 export type ScriptResult = { ok: true; script: Script } | { ok: false; problems: string[] };
 
@@ -17,7 +17,10 @@ export type ScriptResult = { ok: true; script: Script } | { ok: false; problems:
 export function parseScript(text: string, source: string): ScriptResult {
   const yaml = parseYamlSource(text, source);
   if (!yaml.ok) return yaml;
-  return checkScript(yaml.source.value, (path, options) => ` (${yaml.source.locate(path, options)})`);
+  return checkScript(
+    yaml.source.value,
+    (path, options) => ` (${yaml.source.locate(path, options?.key ?? false)})`,
+  );
 }
 
 /** Validates a script given as a value (not YAML text); problems are `path: message`. */

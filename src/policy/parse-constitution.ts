@@ -1,7 +1,7 @@
+import { formatSchemaIssues, parseYamlSource, type YamlSource } from "../core/yaml-source.js";
 import { compileCondition } from "./compile-condition.js";
 import { createConditionEnvironment } from "./condition-environment.js";
 import { type Constitution, constitutionSchema } from "./constitution-schema.js";
-import { formatSchemaIssues, parseYamlSource, type YamlSource } from "./yaml-document.js";
 
 export type ConstitutionResult = { ok: true; constitution: Constitution } | { ok: false; problems: string[] };
 

@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { type Effect, effectSchema } from "../core/decision.js";
 import { errorMessage, WardenError } from "../core/errors.js";
+import { formatSchemaIssues, parseYamlSource } from "../core/yaml-source.js";
 import type { BuiltinRuleOptions } from "./builtin/builtin-rules.js";
 import { loadConstitutionFile } from "./load-constitution-file.js";
 import { createPolicyEngine } from "./policy-engine.js";
-import { formatSchemaIssues, parseYamlSource } from "./yaml-document.js";
 
 const policyTestCaseSchema = z
   .strictObject({

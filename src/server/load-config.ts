@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { configSchema, type WardenConfig } from "../core/config.js";
 import { WardenError } from "../core/errors.js";
+import { formatSchemaIssues, parseYamlSource } from "../core/yaml-source.js";
 
 /** Reads `warden up --config FILE`; every problem is reported as one `path: message` line. */
 export function loadConfigFile(file: string): WardenConfig {
@@ -12,17 +12,11 @@ export function loadConfigFile(file: string): WardenConfig {
   } catch (error) {
     throw new WardenError("config-invalid", `${file}: cannot read the file: ${(error as Error).message}`);
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { uniqueKeys: true });
-  } catch (error) {
-    throw new WardenError("config-invalid", `${file}: ${(error as Error).message.split("\n")[0]}`);
-  }
-  const parsed = configSchema.safeParse(raw);
+  const yaml = parseYamlSource(text, file);
+  if (!yaml.ok) throw new WardenError("config-invalid", `${file} has problems:\n${yaml.problems.join("\n")}`);
+  const parsed = configSchema.safeParse(yaml.source.value);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (issue) => `${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`,
-    );
+    const lines = formatSchemaIssues(parsed.error.issues, yaml.source, "config");
     throw new WardenError("config-invalid", `${file} has problems:\n${lines.join("\n")}`);
   }
   const directory = path.dirname(path.resolve(file));
