@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import { Option } from "commander";
 import { resolveDataDir } from "../core/data-dir.js";
 
@@ -11,4 +12,9 @@ export const policyOption = () => new Option("--policy <file>", "the constitutio
 
 export function dataDirFrom(options: { dataDir?: string }): string {
   return resolveDataDir(options.dataDir);
+}
+
+/** Until reviewer accounts exist (#5), a reviewer is the operating-system user running the command. */
+export function reviewerName(): string {
+  return `user:${userInfo().username}`;
 }

@@ -70,12 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (WardenError.isInstance(error)) {
       printError(error.message);
-      return error.code === "usage" ||
-        error.code === "config-invalid" ||
-        error.code === "policy-invalid" ||
-        error.code === "store-unavailable"
-        ? 2
-        : 1;
+      return error.exitCode;
     }
     printError(error instanceof Error ? error.message : String(error));
     return 2;

@@ -40,9 +40,14 @@ export class WardenError extends Error {
     return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true;
   }
 
-  /** Usage and configuration problems exit with 2; everything else is a failed check. */
+  /** Usage and configuration problems (and no store to read) exit with 2; everything else is a failed check. */
   get exitCode(): number {
-    return this.code === "usage" || this.code === "config-invalid" || this.code === "policy-invalid" ? 2 : 1;
+    return this.code === "usage" ||
+      this.code === "config-invalid" ||
+      this.code === "policy-invalid" ||
+      this.code === "store-unavailable"
+      ? 2
+      : 1;
   }
 }
 

@@ -1,15 +1,9 @@
-import { userInfo } from "node:os";
 import type { Command } from "commander";
 import type { HeldCall } from "../../approvals/approval-queue.js";
 import { WardenError } from "../../core/errors.js";
-import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
+import { dataDirFrom, dataDirOption, jsonOption, reviewerName } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printJsonLine, printLine } from "../output.js";
-
-/** Until reviewer accounts exist, a reviewer is the operating-system user running the command. */
-function reviewerName(): string {
-  return `user:${userInfo().username}`;
-}
 
 export function registerApprovals(program: Command): void {
   const approvals = program

@@ -1,7 +1,6 @@
-import { userInfo } from "node:os";
 import type { Command } from "commander";
 import { WardenError } from "../../core/errors.js";
-import { dataDirFrom, dataDirOption } from "../common-options.js";
+import { dataDirFrom, dataDirOption, reviewerName } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printLine } from "../output.js";
 
@@ -24,7 +23,7 @@ export function registerKillSwitch(program: Command): void {
       await client.call("kill-switch", {
         engaged: action === "engage",
         reason: options.reason,
-        reviewer: `user:${userInfo().username}`,
+        reviewer: reviewerName(),
       });
       client.close();
       printLine(
