@@ -3,10 +3,13 @@ import { approversSchema, policyDecisionSchema } from "./decision.js";
 
 const json = z.unknown();
 
-/** Who the call is going to: an MCP server by name, or a model-proposed tool via the gateway. */
+/**
+ * Who the call is going to: an MCP server by name, a model-proposed tool via the gateway, or a
+ * tool the agent runs in its own process, guarded by the SDK (`server` is then `sdk:NAME`).
+ */
 const toolCallData = z.object({
   callId: z.string(),
-  via: z.enum(["mcp", "gateway"]),
+  via: z.enum(["mcp", "gateway", "sdk"]),
   method: z.string().describe("The protocol method, e.g. tools/call or resources/read."),
   server: z.string(),
   tool: z.string(),

@@ -15,7 +15,7 @@ export interface CallIdentity {
 }
 
 export interface ToolCallRequest extends CallIdentity {
-  via: "mcp" | "gateway";
+  via: "mcp" | "gateway" | "sdk";
   /** The protocol method: `tools/call`, `resources/read`, `prompts/get`, `sampling/createMessage`, ... */
   method: string;
   server: string;

@@ -9,6 +9,7 @@ import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Oversight } from "../core/oversight.js";
 import { parseStrictJson } from "../core/strict-json.js";
+import { formatPath } from "../core/yaml-source.js";
 import { AgentTrafficLimits, type LimitsConfig } from "./agent-limits.js";
 import { anthropicErrorBody } from "./anthropic/error-body.js";
 import { anthropicMessages } from "./anthropic/messages.js";
@@ -20,6 +21,13 @@ import {
   type ReviewToolCall,
   type ToolCallVerdict,
 } from "./gateway-api.js";
+import {
+  GuardedToolRoutes,
+  guardedToolCallPath,
+  guardedToolCallSchema,
+  guardedToolResultPath,
+  guardedToolResultSchema,
+} from "./guarded-tool-routes.js";
 import { openAiChatCompletions } from "./openai/chat-completions.js";
 import { openAiErrorBody } from "./openai/error-body.js";
 import { openAiResponses } from "./openai/responses.js";
@@ -113,6 +121,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
   });
   const inFlight = new Set<AbortController>();
+  const guardedTools = new GuardedToolRoutes(oversight);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const [pathname = "/", query] = (request.url ?? "/").split("?", 2);
@@ -133,6 +142,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (request.method === "GET" && (pathname === "/v1/models" || pathname.startsWith("/v1/models/"))) {
         request.resume();
         await forwardModels(request, response, pathname, query, fail);
+        return true;
+      }
+      if (
+        request.method === "POST" &&
+        (pathname === guardedToolCallPath || pathname === guardedToolResultPath)
+      ) {
+        await serveGuardedTool(request, response, pathname, caller.agentId, fail);
         return true;
       }
       if (api === undefined || request.method !== "POST") {
@@ -163,6 +179,41 @@ export function createGateway(options: GatewayOptions): Gateway {
       else response.destroy();
     }
     return true;
+  }
+
+  async function serveGuardedTool(
+    request: IncomingMessage,
+    response: ServerResponse,
+    pathname: string,
+    agentId: string,
+    fail: (status: number, message: string) => void,
+  ): Promise<void> {
+    const text = await readBody(request, maxRequestBytes);
+    if (text === "too-large") return fail(413, `Request bodies are limited to ${maxRequestBytes} bytes.`);
+    let body: unknown;
+    try {
+      body = parseStrictJson(text, maxRequestBytes);
+    } catch (error) {
+      return fail(400, `The request body is not valid JSON: ${errorMessage(error)}`);
+    }
+    if (pathname === guardedToolCallPath) {
+      const parsed = guardedToolCallSchema.safeParse(body);
+      if (!parsed.success) return fail(400, describeIssues(parsed.error.issues));
+      let decision: Awaited<ReturnType<GuardedToolRoutes["decide"]>>;
+      try {
+        decision = await guardedTools.decide(request, agentId, parsed.data);
+      } catch (error) {
+        // Fail closed: the SDK treats anything but a 200 decision as a denial.
+        logger.error({ tool: parsed.data.tool, error: errorMessage(error) }, "guarded tool decision failed");
+        return fail(503, "Warden could not decide this call, so it must not run. Try again later.");
+      }
+      return sendJson(response, 200, decision);
+    }
+    const parsed = guardedToolResultSchema.safeParse(body);
+    if (!parsed.success) return fail(400, describeIssues(parsed.error.issues));
+    if (!(await guardedTools.recordResult(agentId, parsed.data)))
+      return fail(404, `No allowed call ${parsed.data.callId} of this agent is waiting for its result.`);
+    sendJson(response, 200, { recorded: true });
   }
 
   async function serveModelCall(call: {
@@ -539,6 +590,10 @@ function isTimeout(error: unknown): boolean {
     code === "UND_ERR_BODY_TIMEOUT" ||
     code === "UND_ERR_CONNECT_TIMEOUT"
   );
+}
+
+function describeIssues(issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  return issues.map((issue) => `${formatPath(issue.path, "(body)")}: ${issue.message}`).join("; ");
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
