@@ -26,6 +26,9 @@ rules:
   - when: { tool: read_file, afterToolResult: false }
     reply:
       toolCalls: [{ name: read_file, arguments: { path: README.md } }]
+  - when: { tool: costly_lookup, afterToolResult: false }
+    reply:
+      toolCalls: [{ name: costly_lookup, arguments: { query: everything } }]
 default: { text: Hello from the script. }
 `;
 const providerKey = "sk-provider-key-0123456789abcdefghij";
@@ -47,6 +50,15 @@ rules:
     when: 'tool.name == "read_file"'
     effect: allow
     rationale: Reading is fine.
+  - id: costly-lookups-rationed
+    when: 'tool.name == "costly_lookup" && agent.usage.requestsLastMinute > 2'
+    effect: deny
+    rationale: An agent calling the model this often is looping.
+    message: You have made too many model calls this minute; stop and summarise.
+  - id: costly-lookups
+    when: 'tool.name == "costly_lookup"'
+    effect: allow
+    rationale: Lookups are fine in moderation.
   - id: no-writes
     when: 'tool.name == "write_file"'
     effect: deny
@@ -150,6 +162,34 @@ describe("warden up as a model gateway, with the official SDKs", () => {
       true,
     );
     expect(model.requests.some((request) => JSON.stringify(request.headers).includes(token))).toBe(false);
+  });
+
+  it("lets rules read the agent's model usage (agent.usage) when deciding proposed tool calls", async () => {
+    const created = runWarden([
+      "tokens",
+      "create",
+      "--agent",
+      "budget-agent",
+      "--data-dir",
+      sandbox.dataDir,
+      "--json",
+    ]);
+    const client = new OpenAI({
+      baseURL: `${baseUrl}/v1`,
+      apiKey: (JSON.parse(created.stdout) as { token: string }).token,
+    });
+    const proposed: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const completion = await client.chat.completions.create({
+        model: "gpt-test",
+        messages: [{ role: "user", content: "look it up" }],
+        tools: [tool("costly_lookup")],
+      });
+      const message = completion.choices[0]!.message;
+      proposed.push(message.tool_calls?.length ? "tool-call" : (message.content ?? ""));
+    }
+    expect(proposed.slice(0, 2)).toEqual(["tool-call", "tool-call"]);
+    expect(proposed[2]).toContain('"costly-lookups-rationed"');
   });
 
   it("refuses a request without a Warden token in the client's own error format", async () => {

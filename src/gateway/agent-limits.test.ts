@@ -12,6 +12,27 @@ describe("per-agent traffic limits", () => {
     for (let index = 0; index < 1000; index++) expect(limits.admit("free")).toBeNull();
   });
 
+  it("counts the traffic of agents without limits too, for rules reading agent.usage", () => {
+    const time = clock();
+    const limits = new AgentTrafficLimits({ agents: {} }, time.now);
+    expect(limits.usageOf("free")).toEqual({ requestsLastMinute: 0, tokensLastMinute: 0, tokensLastDay: 0 });
+    limits.admit("free");
+    limits.admit("free");
+    limits.charge("free", { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 });
+    expect(limits.usageOf("free")).toEqual({
+      requestsLastMinute: 2,
+      tokensLastMinute: 120,
+      tokensLastDay: 120,
+    });
+    time.advance(2 * 60_000);
+    expect(limits.usageOf("free")).toEqual({
+      requestsLastMinute: 0,
+      tokensLastMinute: 0,
+      tokensLastDay: 120,
+    });
+    expect(limits.usageOf("other").requestsLastMinute).toBe(0);
+  });
+
   it("refuses requests over the per-minute rate until the oldest leave the 60-second window", () => {
     const time = clock();
     const limits = new AgentTrafficLimits({ default: { requestsPerMinute: 2 }, agents: {} }, time.now);

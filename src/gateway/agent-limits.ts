@@ -3,6 +3,13 @@ import { isRecord } from "./gateway-api.js";
 
 export type { AgentLimits, LimitsConfig };
 
+/** An agent's recent model traffic (sliding windows, one bucket of slack). */
+export interface AgentUsageFacts {
+  requestsLastMinute: number;
+  tokensLastMinute: number;
+  tokensLastDay: number;
+}
+
 /** Why a request was refused, for the client's 429. */
 export interface LimitRefusal {
   limit: "requests" | "tokens";
@@ -76,7 +83,8 @@ interface AgentUsage {
  * Per-agent rate limits and token budgets for model traffic. A request is admitted while the
  * agent is under every configured limit; tokens are charged from the usage the upstream reports
  * once the response is complete, so one request may overshoot a token budget (the next one is
- * refused). Agents and limits not configured are not limited. Counts are per daemon, in memory.
+ * refused). Agents and limits not configured are not limited, but are counted: rules read the
+ * counts as `agent.usage`. Counts are per daemon, in memory.
  */
 export class AgentTrafficLimits {
   readonly #config: LimitsConfig;
@@ -92,12 +100,15 @@ export class AgentTrafficLimits {
     return Object.hasOwn(this.#config.agents, agentId) ? this.#config.agents[agentId] : this.#config.default;
   }
 
-  /** Refuses the request if a limit is reached; otherwise counts it. */
+  /** Refuses the request if a limit is reached; otherwise counts it (agents without limits too). */
   admit(agentId: string): LimitRefusal | null {
-    const limits = this.limitsFor(agentId);
-    if (limits === undefined) return null;
     const now = this.#now();
     const usage = this.#usageOf(agentId);
+    const limits = this.limitsFor(agentId);
+    if (limits === undefined) {
+      usage.requests.add(now, 1);
+      return null;
+    }
     const { requestsPerMinute, tokensPerMinute, tokensPerDay } = limits;
     if (requestsPerMinute !== undefined && usage.requests.total(now) >= requestsPerMinute) {
       return refusal(
@@ -126,13 +137,24 @@ export class AgentTrafficLimits {
 
   /** Charges the tokens of a response's `usage` (any of the three wire formats). */
   charge(agentId: string, usage: unknown): void {
-    if (this.limitsFor(agentId) === undefined) return;
     const tokens = tokensOf(usage);
     if (tokens === 0) return;
     const now = this.#now();
     const agentUsage = this.#usageOf(agentId);
     agentUsage.tokensMinute.add(now, tokens);
     agentUsage.tokensDay.add(now, tokens);
+  }
+
+  /** What rules see as `agent.usage`: the agent's model traffic through this daemon so far. */
+  usageOf(agentId: string): AgentUsageFacts {
+    const usage = this.#usage.get(agentId);
+    if (usage === undefined) return { requestsLastMinute: 0, tokensLastMinute: 0, tokensLastDay: 0 };
+    const now = this.#now();
+    return {
+      requestsLastMinute: usage.requests.total(now),
+      tokensLastMinute: usage.tokensMinute.total(now),
+      tokensLastDay: usage.tokensDay.total(now),
+    };
   }
 
   #usageOf(agentId: string): AgentUsage {

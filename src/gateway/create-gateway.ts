@@ -71,6 +71,11 @@ export interface GatewayOptions {
   mcpExecutedTools?: string[];
   /** Per-agent rate limits and token budgets (`limits` in the config file). Absent: none apply. */
   limits?: LimitsConfig;
+  /**
+   * Where model traffic is counted (and limits enforced), shared with the oversight service so
+   * rules can read `agent.usage`. Default: one of the gateway's own, with `limits`.
+   */
+  traffic?: AgentTrafficLimits;
 }
 
 export interface Gateway {
@@ -115,7 +120,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const maxUpstreamBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
   const mcpExecuted = (options.mcpExecutedTools ?? []).map(globToRegExp);
   const isMcpExecuted = (tool: string) => mcpExecuted.some((pattern) => pattern.test(tool));
-  const limits = options.limits === undefined ? undefined : new AgentTrafficLimits(options.limits);
+  const limits = options.traffic ?? new AgentTrafficLimits(options.limits ?? { agents: {} });
   const upstreams = createUpstreams(options.upstreams, {
     headersMs: options.upstreamTimeouts?.headersMs ?? 300_000,
     bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
@@ -247,8 +252,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     const toolCalls: NonNullable<EventData<"model-response">["toolCalls"]> = [];
     const recordResponse = (status: number, responseBody: unknown, streamed: boolean) => {
-      if (limits !== undefined && status < 300 && isRecord(responseBody))
-        limits.charge(call.agentId, responseBody.usage);
+      if (status < 300 && isRecord(responseBody)) limits.charge(call.agentId, responseBody.usage);
       record("model-response", {
         provider,
         model,
@@ -266,7 +270,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
 
     record("model-request", { provider, model, path: api.path, body });
-    const limited = limits?.admit(call.agentId) ?? null;
+    const limited = limits.admit(call.agentId);
     if (limited !== null) {
       const limitBody = api.rateLimitBody(limited.limit, limited.message);
       recordResponse(429, limitBody, false);

@@ -1,3 +1,4 @@
+export { AgentTrafficLimits, type AgentUsageFacts } from "./agent-limits.js";
 export {
   createGateway,
   type Gateway,

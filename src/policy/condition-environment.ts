@@ -10,8 +10,34 @@ export const linearTimeMatchesFunction = "__warden_re2_matches";
  * loaded rather than a surprise on the first call. Instances are built once per decision and
  * shared by every rule.
  */
+/** The agent's recent model traffic through the gateway (`agent.usage`); zero when there is none. */
+export class UsageContext {
+  constructor(
+    readonly requestsLastMinute: bigint,
+    readonly tokensLastMinute: bigint,
+    readonly tokensLastDay: bigint,
+  ) {}
+
+  static readonly none = new UsageContext(0n, 0n, 0n);
+
+  static of(
+    usage: { requestsLastMinute: number; tokensLastMinute: number; tokensLastDay: number } | undefined,
+  ) {
+    if (usage === undefined) return UsageContext.none;
+    const int = (value: number) => BigInt(Number.isSafeInteger(value) && value > 0 ? value : 0);
+    return new UsageContext(
+      int(usage.requestsLastMinute),
+      int(usage.tokensLastMinute),
+      int(usage.tokensLastDay),
+    );
+  }
+}
+
 export class AgentContext {
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    readonly usage: UsageContext = UsageContext.none,
+  ) {}
 }
 
 export class ToolContext {
@@ -87,7 +113,11 @@ export interface ConditionContext {
 export function createConditionEnvironment(): Environment {
   const matches = createLinearTimeMatcher();
   return new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
-    .registerType("warden.Agent", { ctor: AgentContext, fields: { id: "string" } })
+    .registerType("warden.Usage", {
+      ctor: UsageContext,
+      fields: { requestsLastMinute: "int", tokensLastMinute: "int", tokensLastDay: "int" },
+    })
+    .registerType("warden.Agent", { ctor: AgentContext, fields: { id: "string", usage: "warden.Usage" } })
     .registerType("warden.Tool", {
       ctor: ToolContext,
       fields: { server: "string", name: "string", method: "string", arguments: "dyn" },
@@ -101,7 +131,10 @@ export function createConditionEnvironment(): Environment {
       fields: { iso: "string", date: "string", hour: "int", minute: "int", weekday: "int" },
     })
     .registerType("warden.Result", { ctor: ResultContext, fields: { text: "string", isError: "bool" } })
-    .registerVariable("agent", "warden.Agent", { description: "The agent making the call." })
+    .registerVariable("agent", "warden.Agent", {
+      description:
+        "The agent making the call: id, and usage (requestsLastMinute, tokensLastMinute, tokensLastDay of its model traffic).",
+    })
     .registerVariable("tool", "warden.Tool", {
       description: "The call: server, tool name, protocol method, arguments.",
     })

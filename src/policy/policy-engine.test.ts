@@ -84,6 +84,40 @@ describe("createPolicyEngine", () => {
     expect(policyDecisionSchema.parse(allowed)).toEqual(allowed);
   });
 
+  it("lets rules read the agent's model usage as agent.usage, counting absent usage as zero", () => {
+    const engine = createPolicyEngine({
+      constitution: constitutionFrom(`
+version: 1
+default: allow
+rules:
+  - id: daily-budget
+    when: 'agent.usage.tokensLastDay > 50000 || agent.usage.requestsLastMinute >= 30'
+    effect: deny
+    rationale: The agent has spent its budget.
+`),
+      builtins,
+    });
+    const busy = {
+      ...call("read_file"),
+      agent: {
+        id: "agent-1",
+        usage: { requestsLastMinute: 2, tokensLastMinute: 900, tokensLastDay: 60_000 },
+      },
+    };
+    const chatty = {
+      ...call("read_file"),
+      agent: { id: "agent-1", usage: { requestsLastMinute: 30, tokensLastMinute: 0, tokensLastDay: 0 } },
+    };
+    const quiet = {
+      ...call("read_file"),
+      agent: { id: "agent-1", usage: { requestsLastMinute: 1, tokensLastMinute: 10, tokensLastDay: 10 } },
+    };
+    expect(engine.decide(busy, now).applied).toMatchObject({ effect: "deny", ruleId: "daily-budget" });
+    expect(engine.decide(chatty, now).applied).toMatchObject({ effect: "deny", ruleId: "daily-budget" });
+    expect(engine.decide(quiet, now).applied.effect).toBe("allow");
+    expect(engine.decide(call("read_file"), now).applied.effect).toBe("allow");
+  });
+
   it("applies the stated default when no rule matches", () => {
     const denying = createPolicyEngine({ constitution: layered, builtins });
     expect(denying.decide(call("write_file"), now).decision).toEqual({

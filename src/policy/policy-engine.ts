@@ -11,6 +11,7 @@ import {
   SessionContext,
   TimeContext,
   ToolContext,
+  UsageContext,
 } from "./condition-environment.js";
 import type { Constitution } from "./constitution-schema.js";
 import { defaultHoldTimeout } from "./constitution-schema.js";
@@ -20,7 +21,11 @@ import { RuleIndex } from "./rule-index.js";
 
 /** One call to decide. JSON numbers in `arguments` and `facts` are CEL doubles. */
 export interface DecisionInput {
-  agent: { id: string };
+  /** `usage`: the agent's recent model traffic through the gateway; absent counts as zero. */
+  agent: {
+    id: string;
+    usage?: { requestsLastMinute: number; tokensLastMinute: number; tokensLastDay: number } | undefined;
+  };
   tool: {
     server: string;
     name: string;
@@ -211,7 +216,7 @@ function policyErrorDecision(policyVersion: string, mode: DecisionMode, error: u
 
 function conditionContext(input: DecisionInput, now: Date): ConditionContext {
   return {
-    agent: new AgentContext(input.agent.id),
+    agent: new AgentContext(input.agent.id, UsageContext.of(input.agent.usage)),
     // MCP makes arguments optional; an absent object is an empty one.
     tool: new ToolContext(input.tool.server, input.tool.name, input.tool.method, input.tool.arguments ?? {}),
     session: new SessionContext(input.session.id, input.session.labels, input.session.facts ?? {}),

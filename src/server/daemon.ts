@@ -8,7 +8,7 @@ import { WardenError } from "../core/errors.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
-import { createGateway, wardenTokenFromRequest } from "../gateway/index.js";
+import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
@@ -105,7 +105,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const agentTokens = new AgentTokens(dataDir);
     const approvals = new ApprovalQueue({ store });
     cleanups.push(() => approvals.expireAll());
-    const oversight = new OversightService({ store, logger, getPolicy: () => holder.current, approvals });
+    // Model traffic is counted for every agent (limits refuse only where configured); rules read
+    // the counts as `agent.usage`, on MCP calls too.
+    const traffic = new AgentTrafficLimits(options.config?.limits ?? { agents: {} });
+    const oversight = new OversightService({
+      store,
+      logger,
+      getPolicy: () => holder.current,
+      approvals,
+      agentUsage: (agentId) => traffic.usageOf(agentId),
+    });
     await oversight.restore();
     // Detectors read committed events on their own schedule: never on the request path.
     const detection = await startDetectionPipeline({
@@ -214,7 +223,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         authenticate: agentOf,
         logger,
         mcpExecutedTools: options.config?.gateway?.mcpExecutedTools ?? [],
-        ...(options.config?.limits ? { limits: options.config.limits } : {}),
+        traffic,
       });
       cleanups.push(() => gateway.close());
       const listener = await startHttpListener({

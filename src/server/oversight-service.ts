@@ -14,6 +14,7 @@ import {
   type ToolCallRequest,
   type ToolDefinitionsCheck,
 } from "../core/oversight.js";
+import type { AgentUsageFacts } from "../gateway/index.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
 export interface PolicyDecider {
@@ -28,7 +29,7 @@ export interface PolicyDecider {
 }
 
 interface DecisionInputShape {
-  agent: { id: string };
+  agent: { id: string; usage?: AgentUsageFacts | undefined };
   tool: {
     server: string;
     name: string;
@@ -57,6 +58,7 @@ export class OversightService implements Oversight {
   readonly #getPolicy: () => PolicyDecider;
   readonly #approvals: ApprovalQueue;
   readonly #now: () => Date;
+  readonly #agentUsage: ((agentId: string) => AgentUsageFacts) | undefined;
   readonly #nextId = createIdFactory();
   readonly #sessionLabels = new Map<string, Set<string>>();
   readonly #pins = new Map<string, ToolPin>();
@@ -70,7 +72,10 @@ export class OversightService implements Oversight {
     getPolicy: () => PolicyDecider;
     approvals: ApprovalQueue;
     now?: () => Date;
+    /** The agent's recent model traffic, for rules reading `agent.usage` (the gateway counts it). */
+    agentUsage?: (agentId: string) => AgentUsageFacts;
   }) {
+    this.#agentUsage = options.agentUsage;
     this.#store = options.store;
     this.#logger = options.logger;
     this.#getPolicy = options.getPolicy;
@@ -378,7 +383,7 @@ export class OversightService implements Oversight {
 
   #decisionInput(request: ToolCallRequest) {
     return {
-      agent: { id: request.agentId },
+      agent: { id: request.agentId, usage: this.#agentUsage?.(request.agentId) },
       tool: {
         server: request.server,
         name: request.tool,
