@@ -58,7 +58,7 @@ export const ruleSchema = z
       .string()
       .min(1)
       .describe(
-        "CEL condition over agent {id}, tool {server, name, method, arguments}, session {id, labels, facts}, " +
+        "CEL condition over agent {id, usage {requestsLastMinute, tokensLastMinute, tokensLastDay}}, tool {server, name, method, arguments}, session {id, labels, facts}, " +
           "env (map of strings) and time {iso, date, hour, minute, weekday} (UTC). `matches` uses RE2 (linear time). " +
           "JSON numbers in arguments and facts are doubles: compare freely (`tool.arguments.n > 3`), " +
           "but write `1.0` in arithmetic or use `int(...)`. A condition that fails to evaluate " +
