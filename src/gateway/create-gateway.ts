@@ -31,6 +31,7 @@ import {
 import { openAiChatCompletions } from "./openai/chat-completions.js";
 import { openAiErrorBody } from "./openai/error-body.js";
 import { openAiResponses } from "./openai/responses.js";
+import { type RetryJoinOptions, RetryJoins } from "./retry-joins.js";
 import { sessionIdFor } from "./session-id.js";
 import { SseParser } from "./sse-parser.js";
 import {
@@ -76,6 +77,8 @@ export interface GatewayOptions {
    * rules can read `agent.usage`. Default: one of the gateway's own, with `limits`.
    */
   traffic?: AgentTrafficLimits;
+  /** How retries of non-streamed calls are joined to their first attempt (see `RetryJoins`). */
+  retryJoins?: RetryJoinOptions;
 }
 
 export interface Gateway {
@@ -127,6 +130,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   const inFlight = new Set<AbortController>();
   const guardedTools = new GuardedToolRoutes(oversight);
+  const retryJoins = new RetryJoins(options.retryJoins);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     const [pathname = "/", query] = (request.url ?? "/").split("?", 2);
@@ -266,115 +270,169 @@ export function createGateway(options: GatewayOptions): Gateway {
     const fail = (status: number, message: string, headers: Record<string, string> = {}) => {
       const errorBody = api.errorBody(status, message);
       recordResponse(status, errorBody, false);
-      sendText(response, status, JSON.stringify(errorBody), headers);
+      reply(status, JSON.stringify(errorBody), headers);
     };
 
     record("model-request", { provider, model, path: api.path, body });
-    const limited = limits.admit(call.agentId);
-    if (limited !== null) {
-      const limitBody = api.rateLimitBody(limited.limit, limited.message);
-      recordResponse(429, limitBody, false);
-      // RFC 9110 §10.2.3; openai-node and anthropic-sdk retry after it.
-      return sendText(response, 429, JSON.stringify(limitBody), {
-        "retry-after": String(limited.retryAfterSeconds),
-      });
+    // Streams are not joined: their answer is the stream itself, written as it arrives.
+    const joinKey =
+      body.stream === true ? null : RetryJoins.keyOf(request, call.agentId, api.path, call.text);
+    if (joinKey !== null && RetryJoins.isRetry(request)) {
+      const earlier = retryJoins.find(joinKey);
+      if (earlier !== undefined) {
+        const answer = await earlier.wait();
+        record("model-response", {
+          provider,
+          model,
+          status: answer.status,
+          streamed: false,
+          latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+          body: { outcome: "retry-joined", firstSpanId: earlier.firstSpanId },
+        });
+        return sendText(response, answer.status, answer.text, answer.headers);
+      }
     }
-    const refusal = api.refusal(body);
-    if (refusal !== null) return fail(400, refusal);
-    if (upstream === undefined) return fail(404, `No upstream is configured for model "${model}".`);
-    const credentials = credentialHeaders(upstream);
-    if ("missing" in credentials) {
-      logger.error(
-        { upstream: upstream.config.name, variable: credentials.missing },
-        "upstream API key not set",
-      );
-      return fail(500, `Warden has no API key for upstream "${upstream.config.name}".`);
+    const attempt = joinKey === null ? null : retryJoins.begin(joinKey, spanId);
+    try {
+      await serveAttempt();
+    } finally {
+      if (attempt !== null && joinKey !== null) {
+        // Whatever happened, a retry waiting on this attempt gets an answer.
+        if (attempt.settled === null && attempt.joined)
+          retryJoins.settle(joinKey, attempt, {
+            status: 502,
+            headers: {},
+            text: JSON.stringify(
+              api.errorBody(502, "The first attempt of this request ended without an answer."),
+            ),
+          });
+        retryJoins.forget(joinKey, attempt);
+      }
     }
 
-    const controller = new AbortController();
-    inFlight.add(controller);
-    let clientGone = false;
-    response.once("close", () => {
-      if (!response.writableFinished) {
-        clientGone = true;
-        controller.abort();
+    function reply(status: number, text: string, headers: Record<string, string | string[]>): void {
+      if (attempt !== null && joinKey !== null)
+        retryJoins.settle(joinKey, attempt, { status, headers, text });
+      sendText(response, status, text, headers);
+    }
+
+    async function serveAttempt(): Promise<void> {
+      const limited = limits.admit(call.agentId);
+      if (limited !== null) {
+        const limitBody = api.rateLimitBody(limited.limit, limited.message);
+        recordResponse(429, limitBody, false);
+        // RFC 9110 §10.2.3; openai-node and anthropic-sdk retry after it.
+        return reply(429, JSON.stringify(limitBody), {
+          "retry-after": String(limited.retryAfterSeconds),
+        });
       }
-    });
-    const decideOptions = { oversight, identity, server: `model:${upstream.config.name}`, holdCapMs, logger };
-    const review: ReviewToolCall = async (toolCall) => {
-      if (isMcpExecuted(toolCall.name)) {
-        toolCalls.push({ id: toolCall.id, name: toolCall.name, verdict: "record-only" });
-        return { allowed: true };
+      const refusal = api.refusal(body);
+      if (refusal !== null) return fail(400, refusal);
+      if (upstream === undefined) return fail(404, `No upstream is configured for model "${model}".`);
+      const credentials = credentialHeaders(upstream);
+      if ("missing" in credentials) {
+        logger.error(
+          { upstream: upstream.config.name, variable: credentials.missing },
+          "upstream API key not set",
+        );
+        return fail(500, `Warden has no API key for upstream "${upstream.config.name}".`);
       }
-      const verdict: ToolCallVerdict = await decideToolCall(decideOptions, toolCall);
-      toolCalls.push({
-        id: toolCall.id,
-        name: toolCall.name,
-        verdict: verdict.allowed ? "allow" : "deny",
-        ...(verdict.allowed ? {} : { ruleId: verdict.ruleId }),
-        ...(verdict.callId === undefined ? {} : { callId: verdict.callId }),
+
+      const controller = new AbortController();
+      inFlight.add(controller);
+      let clientGone = false;
+      response.once("close", () => {
+        if (!response.writableFinished) {
+          clientGone = true;
+          if (attempt !== null && attempt.settled === null)
+            attempt.abandoned(retryJoins.abandonedGraceMs, () => controller.abort());
+          else controller.abort();
+        }
       });
-      return verdict;
-    };
-    try {
-      let answer: Dispatcher.ResponseData;
-      try {
-        answer = await upstream.pool.request({
-          method: "POST",
-          path: `${upstream.prefix}${api.path}${call.query === undefined ? "" : `?${call.query}`}`,
-          headers: { ...pickHeaders(request.headers), ...credentials, "content-type": "application/json" },
-          body: call.text,
-          signal: controller.signal,
+      /** Nobody is waiting for the answer any more: neither the client nor a retry that joined. */
+      const abandoned = () => clientGone && !(attempt?.joined ?? false);
+      const decideOptions = {
+        oversight,
+        identity,
+        server: `model:${upstream.config.name}`,
+        holdCapMs,
+        logger,
+      };
+      const review: ReviewToolCall = async (toolCall) => {
+        if (isMcpExecuted(toolCall.name)) {
+          toolCalls.push({ id: toolCall.id, name: toolCall.name, verdict: "record-only" });
+          return { allowed: true };
+        }
+        const verdict: ToolCallVerdict = await decideToolCall(decideOptions, toolCall);
+        toolCalls.push({
+          id: toolCall.id,
+          name: toolCall.name,
+          verdict: verdict.allowed ? "allow" : "deny",
+          ...(verdict.allowed ? {} : { ruleId: verdict.ruleId }),
+          ...(verdict.callId === undefined ? {} : { callId: verdict.callId }),
         });
-      } catch (error) {
-        if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
-        return failUpstream(error, fail, upstream, "connect");
-      }
-      const contentType = String(answer.headers["content-type"] ?? "");
-      if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
-        return await relayStream({
-          api,
-          answer,
-          response,
-          review,
-          recordResponse,
-          upstreamName: upstream.config.name,
-          isClientGone: () => clientGone,
-          signal: controller.signal,
-        });
-      }
-      let upstreamText: string;
+        return verdict;
+      };
       try {
-        upstreamText = await readUpstreamBody(answer.body, maxUpstreamBytes);
-      } catch (error) {
-        if (clientGone) return recordResponse(499, { outcome: "client-aborted" }, false);
-        return failUpstream(error, fail, upstream, "body");
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(upstreamText);
-      } catch {
-        logger.warn(
-          { upstream: upstream.config.name, status: answer.statusCode },
-          "upstream answered non-JSON",
-        );
-        return fail(
-          answer.statusCode >= 400 ? answer.statusCode : 502,
-          `Upstream "${upstream.config.name}" answered with ${answer.statusCode} and a body that is not JSON.`,
-        );
-      }
-      const headers = passHeaders(answer.headers);
-      if (answer.statusCode >= 300) {
+        let answer: Dispatcher.ResponseData;
+        try {
+          answer = await upstream.pool.request({
+            method: "POST",
+            path: `${upstream.prefix}${api.path}${call.query === undefined ? "" : `?${call.query}`}`,
+            headers: { ...pickHeaders(request.headers), ...credentials, "content-type": "application/json" },
+            body: call.text,
+            signal: controller.signal,
+          });
+        } catch (error) {
+          if (abandoned()) return recordResponse(499, { outcome: "client-aborted" }, false);
+          return failUpstream(error, fail, upstream, "connect");
+        }
+        const contentType = String(answer.headers["content-type"] ?? "");
+        if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
+          return await relayStream({
+            api,
+            answer,
+            response,
+            review,
+            recordResponse,
+            upstreamName: upstream.config.name,
+            isClientGone: () => clientGone,
+            signal: controller.signal,
+          });
+        }
+        let upstreamText: string;
+        try {
+          upstreamText = await readUpstreamBody(answer.body, maxUpstreamBytes);
+        } catch (error) {
+          if (abandoned()) return recordResponse(499, { outcome: "client-aborted" }, false);
+          return failUpstream(error, fail, upstream, "body");
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(upstreamText);
+        } catch {
+          logger.warn(
+            { upstream: upstream.config.name, status: answer.statusCode },
+            "upstream answered non-JSON",
+          );
+          return fail(
+            answer.statusCode >= 400 ? answer.statusCode : 502,
+            `Upstream "${upstream.config.name}" answered with ${answer.statusCode} and a body that is not JSON.`,
+          );
+        }
+        const headers = passHeaders(answer.headers);
+        if (answer.statusCode >= 300) {
+          recordResponse(answer.statusCode, parsed, false);
+          return reply(answer.statusCode, upstreamText, headers);
+        }
+        const reviewed = await api.reviewResponse(parsed, review);
         recordResponse(answer.statusCode, parsed, false);
-        return sendText(response, answer.statusCode, upstreamText, headers);
+        if (abandoned()) return;
+        if (reviewed === parsed) return reply(answer.statusCode, upstreamText, headers);
+        reply(answer.statusCode, JSON.stringify(reviewed), headers);
+      } finally {
+        inFlight.delete(controller);
       }
-      const reviewed = await api.reviewResponse(parsed, review);
-      recordResponse(answer.statusCode, parsed, false);
-      if (clientGone) return;
-      if (reviewed === parsed) return sendText(response, answer.statusCode, upstreamText, headers);
-      sendText(response, answer.statusCode, JSON.stringify(reviewed), headers);
-    } finally {
-      inFlight.delete(controller);
     }
   }
 

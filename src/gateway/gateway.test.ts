@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { request } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AppendOptions } from "../core/event-store.js";
 import type { EventInput, StoredEvent } from "../core/events.js";
@@ -722,5 +723,81 @@ describe("malformed and unknown requests", () => {
     const elsewhere = await fetch(`${baseUrl}/healthz`);
     expect(elsewhere.status).toBe(404);
     expect(await elsewhere.text()).toBe("");
+  });
+});
+
+describe("client retries", () => {
+  const post = (
+    content: string,
+    headers: Record<string, string> = {},
+    options: { stream?: boolean; signal?: AbortSignal } = {},
+  ) =>
+    request(`${baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agentToken}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify({
+        model: "gpt-test",
+        messages: [{ role: "user", content }],
+        ...(options.stream ? { stream: true } : {}),
+      }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  const textOf = async (answer: Awaited<ReturnType<typeof post>>) =>
+    ((await answer.body.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message
+      .content;
+
+  it("joins a retry to the first attempt still in flight instead of calling the model again", async () => {
+    const before = upstream.requests.length;
+    const first = post("be slow");
+    await waitFor(() => upstream.requests.length === before + 1);
+    const retry = post("be slow", { "x-stainless-retry-count": "1" });
+    const [firstAnswer, retryAnswer] = await Promise.all([first, retry]);
+    expect(await textOf(firstAnswer)).toBe("late");
+    expect(await textOf(retryAnswer)).toBe("late");
+    expect(upstream.requests.length).toBe(before + 1);
+    const joined = recordedOf("model-response").find((entry) =>
+      JSON.stringify(entry.input.data).includes("retry-joined"),
+    );
+    expect(joined?.input.data).toMatchObject({ status: 200, body: { outcome: "retry-joined" } });
+  });
+
+  it("lets a retry take over an attempt whose client gave up, within the grace", async () => {
+    const before = upstream.requests.length;
+    const controller = new AbortController();
+    const first = post("be slow", {}, { signal: controller.signal }).catch((error: unknown) => error);
+    await waitFor(() => upstream.requests.length === before + 1);
+    controller.abort();
+    expect(await first).toBeInstanceOf(Error);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const retry = await post("be slow", { "x-stainless-retry-count": "1" });
+    expect(await textOf(retry)).toBe("late");
+    expect(upstream.requests.length).toBe(before + 1);
+  });
+
+  it("never joins first attempts: identical independent requests each reach the model", async () => {
+    const before = upstream.requests.length;
+    await Promise.all([post("hello twice"), post("hello twice")].map(async (answer) => textOf(await answer)));
+    expect(upstream.requests.length).toBe(before + 2);
+  });
+
+  it("does not replay a failed answer to a retry, and does not join streams", async () => {
+    const before = upstream.requests.length;
+    expect((await post("break please")).statusCode).toBe(500);
+    const retry = await post("break please", { "x-stainless-retry-count": "1" });
+    expect(retry.statusCode).toBe(500);
+    await retry.body.text();
+    const streamed = await post("stream me", {}, { stream: true });
+    await streamed.body.text();
+    const streamedRetry = await post("stream me", { "x-stainless-retry-count": "1" }, { stream: true });
+    expect(await streamedRetry.body.text()).toContain("data:");
+    expect(upstream.requests.length).toBe(before + 4);
+  });
+
+  it("replays a successful answer to a retry that arrives after it completed", async () => {
+    const before = upstream.requests.length;
+    const first = await textOf(await post("replay me"));
+    const retry = await textOf(await post("replay me", { "x-stainless-retry-count": "2" }));
+    expect(retry).toBe(first);
+    expect(upstream.requests.length).toBe(before + 1);
   });
 });
