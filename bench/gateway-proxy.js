@@ -1,9 +1,12 @@
 // Model gateway overhead, one run, side by side on one upstream (the scripted model server, a test
-// instrument standing in for a model): direct, a no-op proxy (node:http + undici Pool, forwarding
-// only: the floor for a Node proxy here), Warden (`warden up`, the real daemon: records every
-// request and response in SQLite) and @portkey-ai/gateway 1.15.2 (a peer gateway from npm).
-// Every server runs in its own process; the load comes from this one through undici.
-// Run: npm run build && node bench/gateway-proxy.js   (REQUESTS, STREAMS, SECONDS, CONNECTIONS)
+// instrument standing in for a model): direct, two no-op proxies (forwarding only, through an
+// undici Pool: node:http, and fastify — the floor for a Node proxy here), Warden (`warden up`, the
+// real daemon: records every request and response in SQLite) and @portkey-ai/gateway 1.15.2 (a
+// peer gateway from npm). Every server runs in its own process; the load comes from this one
+// through undici. Last, CONCURRENT slow streams (2 s each) are held open at once through each
+// proxy while its resident memory is sampled: peak RSS is printed.
+// Run: npm run build && node bench/gateway-proxy.js
+//   (REQUESTS, STREAMS, SECONDS, CONNECTIONS, CONCURRENT; defaults 2000, 500, 5, 64, 1000)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -19,17 +22,29 @@ const requests = Number(process.env.REQUESTS ?? 2000);
 const streams = Number(process.env.STREAMS ?? 500);
 const seconds = Number(process.env.SECONDS ?? 5);
 const connections = Number(process.env.CONNECTIONS ?? 64);
+const concurrent = Number(process.env.CONCURRENT ?? 1000);
 
 const role = process.argv[2];
 if (role === "upstream") await serveUpstream();
 else if (role === "noop-proxy") await serveNoopProxy(process.argv[3]);
+else if (role === "fastify-proxy") await serveFastifyProxy(process.argv[3]);
 else await main();
 
 /** The scripted model server, in its own process; prints its URL. */
 async function serveUpstream() {
   const { startScriptedModelServer } = await import("../dist/model-server/index.js");
   const server = await startScriptedModelServer({
-    script: { name: "bench", rules: [], default: { text: "Hello from the script, in a few words." } },
+    script: {
+      name: "bench",
+      rules: [
+        {
+          name: "slow-stream",
+          when: { lastUser: "Stream slowly." },
+          reply: { text: "word ".repeat(20).trim(), delay: { betweenChunksMs: 100 } },
+        },
+      ],
+      default: { text: "Hello from the script, in a few words." },
+    },
   });
   process.stdout.write(`${server.url}\n`);
 }
@@ -59,6 +74,29 @@ async function serveNoopProxy(upstreamUrl) {
   server.keepAliveTimeout = 30_000;
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   process.stdout.write(`http://127.0.0.1:${server.address().port}\n`);
+}
+
+/** Forwarding only, on fastify (no body parsing: the raw request is piped upstream). */
+async function serveFastifyProxy(upstreamUrl) {
+  const { default: Fastify } = await import("fastify");
+  const pool = new Pool(upstreamUrl, { connections: 256, keepAliveTimeout: 30_000 });
+  const app = Fastify({ logger: false, keepAliveTimeout: 30_000 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
+  app.post("/*", async (request, reply) => {
+    const answer = await pool.request({
+      method: "POST",
+      path: request.url,
+      headers: { "content-type": "application/json", authorization: request.headers.authorization ?? "" },
+      body: request.body,
+    });
+    reply
+      .code(answer.statusCode)
+      .header("content-type", answer.headers["content-type"] ?? "application/json");
+    return reply.send(answer.body);
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  process.stdout.write(`http://127.0.0.1:${app.server.address().port}\n`);
 }
 
 function start(command, args, pattern, env = {}) {
@@ -187,6 +225,12 @@ async function main() {
       /(http:\/\/127\.0\.0\.1:\d+)/,
     );
     children.push(noop.child);
+    const fastify = await start(
+      process.execPath,
+      [here, "fastify-proxy", upstream.url],
+      /(http:\/\/127\.0\.0\.1:\d+)/,
+    );
+    children.push(fastify.child);
 
     const dataDir = path.join(root, "state");
     const policy = path.join(root, "constitution.yaml");
@@ -218,11 +262,18 @@ async function main() {
 
     const targets = [
       { name: "direct", url: upstream.url, prefix: "/v1", headers: { authorization: "Bearer unused" } },
-      { name: "no-op proxy", url: noop.url, prefix: "/v1", headers: { authorization: "Bearer unused" } },
+      { name: "no-op http", url: noop.url, prefix: "/v1", headers: { authorization: "Bearer unused" } },
+      {
+        name: "no-op fastify",
+        url: fastify.url,
+        prefix: "/v1",
+        headers: { authorization: "Bearer unused" },
+      },
       { name: "warden", url: daemon.url, prefix: "/v1", headers: { authorization: `Bearer ${token}` } },
     ];
 
     let portkeyProblem = null;
+    let portkeyChild = null;
     try {
       const require = createRequire(import.meta.url);
       const portkeyServer = path.join(
@@ -237,6 +288,7 @@ async function main() {
         /(Ready for connections)/,
       );
       children.push(portkey.child);
+      portkeyChild = portkey.child;
       targets.push({
         name: "portkey",
         url: `http://127.0.0.1:${port}`,
@@ -252,6 +304,13 @@ async function main() {
     }
 
     const results = [];
+    const processes = new Map([
+      ["direct", upstream.child],
+      ["no-op http", noop.child],
+      ["no-op fastify", fastify.child],
+      ["warden", daemon.child],
+    ]);
+    if (portkeyChild !== null) processes.set("portkey", portkeyChild);
     for (const target of targets) {
       try {
         results.push({ target, ...(await measure(target)) });
@@ -260,6 +319,18 @@ async function main() {
       }
     }
     printTable(results);
+    const memory = [];
+    for (const target of targets.filter((each) => each.name !== "direct")) {
+      try {
+        memory.push({
+          name: target.name,
+          ...(await measureConcurrentStreams(target, processes.get(target.name))),
+        });
+      } catch (error) {
+        memory.push({ name: target.name, problem: error.message.split("\n")[0] });
+      }
+    }
+    printMemory(memory);
     if (portkeyProblem) process.stdout.write(`\n@portkey-ai/gateway did not start: ${portkeyProblem}\n`);
     const daemonRss = spawnSync("ps", ["-o", "rss=", "-p", String(daemon.child.pid)], { encoding: "utf8" });
     process.stdout.write(
@@ -272,30 +343,98 @@ async function main() {
   }
 }
 
-function printTable(results) {
-  const direct = results.find((result) => result.target.name === "direct");
-  const noop = results.find((result) => result.target.name === "no-op proxy");
-  const ms = (value) => value.toFixed(3);
+/** Holds `concurrent` slow streams open at once through the target, sampling its RSS. */
+async function measureConcurrentStreams(target, child) {
+  const rssMb = () => {
+    const sample = spawnSync("ps", ["-o", "rss=", "-p", String(child.pid)], { encoding: "utf8" });
+    return Number(sample.stdout) / 1024;
+  };
+  const before = rssMb();
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb());
+  }, 100);
+  const pool = new Pool(target.url, { connections: concurrent, keepAliveTimeout: 30_000 });
+  const body = JSON.stringify({
+    model: "gpt-bench",
+    stream: true,
+    messages: [{ role: "user", content: "Stream slowly." }],
+  });
+  let complete = 0;
+  let failed = 0;
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrent }, async () => {
+      try {
+        const answer = await pool.request({
+          method: "POST",
+          path: `${target.prefix}/chat/completions`,
+          headers: { "content-type": "application/json", ...target.headers },
+          body,
+        });
+        const text = await answer.body.text();
+        if (answer.statusCode === 200 && text.includes("[DONE]")) complete++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }),
+  );
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb());
+  await pool.close();
+  return { before, peak, complete, failed, seconds: (performance.now() - startedAt) / 1000 };
+}
+
+function printMemory(memory) {
   const lines = [
-    `sequential: ${requests} requests; streaming: ${streams} streams; throughput: ${connections} connections for ${seconds} s`,
     "",
-    "target        p50 ms   p99 ms  +p50 ms  +p99 ms   req/s  vs direct  vs no-op  TTFT p50  +TTFT p50  TTFT p99",
+    `${concurrent} concurrent streams (20 words, 100 ms apart), resident memory of the proxy process`,
+    "target          RSS before  RSS peak   complete  failed  wall s",
   ];
-  for (const result of results) {
-    if (result.problem) {
-      lines.push(`${result.target.name.padEnd(12)}  failed: ${result.problem}`);
+  for (const entry of memory) {
+    if (entry.problem) {
+      lines.push(`${entry.name.padEnd(14)}  failed: ${entry.problem}`);
       continue;
     }
     lines.push(
       [
-        result.target.name.padEnd(12),
+        entry.name.padEnd(14),
+        `${entry.before.toFixed(0)} MB`.padStart(11),
+        `${entry.peak.toFixed(0)} MB`.padStart(9),
+        String(entry.complete).padStart(10),
+        String(entry.failed).padStart(7),
+        entry.seconds.toFixed(1).padStart(7),
+      ].join(" "),
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function printTable(results) {
+  const direct = results.find((result) => result.target.name === "direct");
+  const noop = results.find((result) => result.target.name === "no-op fastify");
+  const ms = (value) => value.toFixed(3);
+  const lines = [
+    `sequential: ${requests} requests; streaming: ${streams} streams; throughput: ${connections} connections for ${seconds} s`,
+    "",
+    "target          p50 ms   p99 ms  +p50 ms  +p99 ms   req/s  vs direct  vs fastify  TTFT p50  +TTFT p50  TTFT p99",
+  ];
+  for (const result of results) {
+    if (result.problem) {
+      lines.push(`${result.target.name.padEnd(14)}  failed: ${result.problem}`);
+      continue;
+    }
+    lines.push(
+      [
+        result.target.name.padEnd(14),
         ms(result.p50).padStart(7),
         ms(result.p99).padStart(8),
         ms(result.p50 - direct.p50).padStart(8),
         ms(result.p99 - direct.p99).padStart(8),
         result.perSecond.toFixed(0).padStart(7),
         `${((result.perSecond / direct.perSecond) * 100).toFixed(1)}%`.padStart(10),
-        `${((result.perSecond / noop.perSecond) * 100).toFixed(1)}%`.padStart(9),
+        `${((result.perSecond / noop.perSecond) * 100).toFixed(1)}%`.padStart(11),
         (result.ttft50 === null ? "n/a" : ms(result.ttft50)).padStart(9),
         (result.ttft50 === null ? "n/a" : ms(result.ttft50 - direct.ttft50)).padStart(10),
         (result.ttft99 === null ? "n/a" : ms(result.ttft99)).padStart(9),
