@@ -160,25 +160,30 @@ export function createGateway(options: GatewayOptions): Gateway {
         await serveGuardedTool(request, response, pathname, caller.agentId, fail);
         return true;
       }
+      // An agent's request refused before it is a model call is recorded too: what was refused and why.
+      const refuse = (status: number, message: string, bytes: number) => {
+        recordRefusal(request, caller.agentId, pathname, status, message, bytes);
+        fail(status, message);
+      };
       if (api === undefined || request.method !== "POST") {
         request.resume();
-        fail(404, `Warden's gateway has no ${request.method} ${pathname}.`);
+        refuse(404, `Warden's gateway has no ${request.method} ${pathname}.`, 0);
         return true;
       }
       const text = await readBody(request, maxRequestBytes);
       if (text === "too-large") {
-        fail(413, `Request bodies are limited to ${maxRequestBytes} bytes.`);
+        refuse(413, `Request bodies are limited to ${maxRequestBytes} bytes.`, maxRequestBytes + 1);
         return true;
       }
       let body: unknown;
       try {
         body = parseStrictJson(text, maxRequestBytes);
       } catch (error) {
-        fail(400, `The request body is not valid JSON: ${errorMessage(error)}`);
+        refuse(400, `The request body is not valid JSON: ${errorMessage(error)}`, Buffer.byteLength(text));
         return true;
       }
       if (!isRecord(body)) {
-        fail(400, "The request body must be a JSON object.");
+        refuse(400, "The request body must be a JSON object.", Buffer.byteLength(text));
         return true;
       }
       await serveModelCall({ api, body, text, query, agentId: caller.agentId, request, response });
@@ -188,6 +193,49 @@ export function createGateway(options: GatewayOptions): Gateway {
       else response.destroy();
     }
     return true;
+  }
+
+  function recordRefusal(
+    request: IncomingMessage,
+    agentId: string,
+    path: string,
+    status: number,
+    message: string,
+    bytes: number,
+  ): void {
+    const identity = {
+      agentId,
+      sessionId: sessionIdFor(request, agentId, null),
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+    };
+    const append = (input: EventInput) =>
+      options
+        .record(input, { durability: "buffered" })
+        .catch((error: unknown) => logger.error({ error: errorMessage(error) }, "could not record"));
+    // The body itself is not kept: it is what could not be read (or is too large to keep).
+    void append({
+      type: "model-request",
+      ...identity,
+      data: {
+        provider: "none",
+        model: "",
+        path,
+        body: { refused: true, method: request.method ?? "", bytes },
+      },
+    } as EventInput);
+    void append({
+      type: "model-response",
+      ...identity,
+      data: {
+        provider: "none",
+        model: "",
+        status,
+        streamed: false,
+        latencyMs: 0,
+        body: { outcome: "refused", error: message },
+      },
+    } as EventInput);
   }
 
   async function serveGuardedTool(
