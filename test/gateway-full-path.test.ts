@@ -8,6 +8,7 @@ import {
   startScriptedModelServer,
 } from "../src/model-server/index.js";
 import {
+  createAgentToken,
   createSandbox,
   readLog,
   runWarden,
@@ -165,18 +166,9 @@ describe("warden up as a model gateway, with the official SDKs", () => {
   });
 
   it("lets rules read the agent's model usage (agent.usage) when deciding proposed tool calls", async () => {
-    const created = runWarden([
-      "tokens",
-      "create",
-      "--agent",
-      "budget-agent",
-      "--data-dir",
-      sandbox.dataDir,
-      "--json",
-    ]);
     const client = new OpenAI({
       baseURL: `${baseUrl}/v1`,
-      apiKey: (JSON.parse(created.stdout) as { token: string }).token,
+      apiKey: createAgentToken(sandbox.dataDir, "budget-agent"),
     });
     const proposed: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {

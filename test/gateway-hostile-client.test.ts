@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,12 +8,12 @@ import {
   startScriptedModelServer,
 } from "../src/model-server/index.js";
 import {
+  createAgentToken,
   createSandbox,
   readLog,
   runWarden,
   type Sandbox,
-  waitFor,
-  wardenBinary,
+  startWardenUp,
 } from "./helpers/mcp-client.js";
 
 // Requests an adversarial agent might send the gateway. Each must get a clear error in the
@@ -29,35 +29,10 @@ beforeAll(async () => {
   if (!parsed.ok) throw new Error(parsed.problems.join("\n"));
   model = await startScriptedModelServer({ script: parsed.script, port: 0 });
   sandbox = createSandbox("version: 1\ndefault: allow\nrules: []\n");
-  daemon = spawn(
-    process.execPath,
-    [
-      wardenBinary,
-      "up",
-      "--data-dir",
-      sandbox.dataDir,
-      "--policy",
-      sandbox.policyPath,
-      "--port",
-      "0",
-      "--upstream",
-      `openai=${model.url}`,
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OPENAI_API_KEY: "sk-provider-abcdefghijklmnop" },
-    },
-  );
-  let output = "";
-  daemon.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  baseUrl = await waitFor(() => /http (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
-  token = (
-    JSON.parse(
-      runWarden(["tokens", "create", "--agent", "hostile", "--data-dir", sandbox.dataDir, "--json"]).stdout,
-    ) as { token: string }
-  ).token;
+  ({ daemon, baseUrl } = await startWardenUp(sandbox, ["--upstream", `openai=${model.url}`], {
+    OPENAI_API_KEY: "sk-provider-abcdefghijklmnop",
+  }));
+  token = createAgentToken(sandbox.dataDir, "hostile");
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { Agent, OpenAIProvider, Runner, tool } from "@openai/agents";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,12 +9,13 @@ import {
   startScriptedModelServer,
 } from "../src/model-server/index.js";
 import {
+  createAgentToken,
   createSandbox,
   readLog,
   runWarden,
   type Sandbox,
+  startWardenUp,
   waitFor,
-  wardenBinary,
 } from "./helpers/mcp-client.js";
 
 // An agent built with the OpenAI Agents SDK, its model calls through Warden's gateway to the
@@ -67,40 +68,10 @@ rules:
     rationale: Public posts are reviewed.
     approvers: { count: 1 }
 `);
-  daemon = spawn(
-    process.execPath,
-    [
-      wardenBinary,
-      "up",
-      "--data-dir",
-      sandbox.dataDir,
-      "--policy",
-      sandbox.policyPath,
-      "--port",
-      "0",
-      "--upstream",
-      `openai=${model.url}`,
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OPENAI_API_KEY: "sk-provider-key-abcdefghijklmnop" },
-    },
-  );
-  let output = "";
-  daemon.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  baseUrl = await waitFor(() => /http (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
-  const created = runWarden([
-    "tokens",
-    "create",
-    "--agent",
-    "agents-sdk",
-    "--data-dir",
-    sandbox.dataDir,
-    "--json",
-  ]);
-  token = (JSON.parse(created.stdout) as { token: string }).token;
+  ({ daemon, baseUrl } = await startWardenUp(sandbox, ["--upstream", `openai=${model.url}`], {
+    OPENAI_API_KEY: "sk-provider-key-abcdefghijklmnop",
+  }));
+  token = createAgentToken(sandbox.dataDir, "agents-sdk");
 });
 
 afterAll(async () => {

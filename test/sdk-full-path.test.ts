@@ -3,13 +3,14 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  createAgentToken,
   createSandbox,
   projectRoot,
   readLog,
   runWarden,
   type Sandbox,
+  startWardenUp,
   waitFor,
-  wardenBinary,
 } from "./helpers/mcp-client.js";
 
 const agentScript = path.join(projectRoot, "test", "fixtures", "sdk-agent.mjs");
@@ -42,26 +43,8 @@ rules:
     effect: allow
     rationale: Lets the test see a failing tool recorded.
 `);
-  daemon = spawn(
-    process.execPath,
-    [wardenBinary, "up", "--data-dir", sandbox.dataDir, "--policy", sandbox.policyPath, "--port", "0"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  daemon.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  baseUrl = await waitFor(() => /http (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
-  const created = runWarden([
-    "tokens",
-    "create",
-    "--agent",
-    "sdk-agent",
-    "--data-dir",
-    sandbox.dataDir,
-    "--json",
-  ]);
-  token = (JSON.parse(created.stdout) as { token: string }).token;
+  ({ daemon, baseUrl } = await startWardenUp(sandbox));
+  token = createAgentToken(sandbox.dataDir, "sdk-agent");
 });
 
 afterAll(() => {
@@ -177,10 +160,7 @@ describe("guarded tools through warden/sdk, against the real daemon", () => {
   });
 
   it("refuses results for calls that were not decided for this agent", async () => {
-    const other = JSON.parse(
-      runWarden(["tokens", "create", "--agent", "other-agent", "--data-dir", sandbox.dataDir, "--json"])
-        .stdout,
-    ) as { token: string };
+    const other = { token: createAgentToken(sandbox.dataDir, "other-agent") };
     const decided = await postJson("/v1/warden/tool-calls", token, {
       sessionId: "sdk-forge",
       server: "notes",

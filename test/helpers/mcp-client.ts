@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -108,4 +108,42 @@ export async function waitFor<T>(probe: () => T | undefined | null | false, time
     if (Date.now() > deadline) throw new Error("timed out waiting");
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Starts `warden up` for the sandbox on an ephemeral port (extra flags such as `--upstream` after
+ * the policy) and resolves to the process and its HTTP base URL.
+ */
+export async function startWardenUp(
+  sandbox: Sandbox,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ daemon: ChildProcess; baseUrl: string }> {
+  const daemon = spawn(
+    process.execPath,
+    [
+      wardenBinary,
+      "up",
+      "--data-dir",
+      sandbox.dataDir,
+      "--policy",
+      sandbox.policyPath,
+      "--port",
+      "0",
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+  );
+  let output = "";
+  daemon.stdout!.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const baseUrl = await waitFor(() => /http (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
+  return { daemon, baseUrl };
+}
+
+/** A new Warden agent token, through `warden tokens create --json`. */
+export function createAgentToken(dataDir: string, agentId: string): string {
+  const created = runWarden(["tokens", "create", "--agent", agentId, "--data-dir", dataDir, "--json"]);
+  return (JSON.parse(created.stdout) as { token: string }).token;
 }
