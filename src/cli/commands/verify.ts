@@ -3,7 +3,6 @@ import path from "node:path";
 import type { Command } from "commander";
 import { dataFiles } from "../../core/data-dir.js";
 import { WardenError } from "../../core/errors.js";
-import { verifyDataDir } from "../../store/verify-data-dir.js";
 import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
 
@@ -25,6 +24,7 @@ export function registerVerify(program: Command): void {
       "\nExit codes: 0 intact, 1 the log fails verification (the first bad seq is named), 2 no store or bad usage.\n\nExample:\n  warden verify --public-key ~/warden.pub.pem --witness /var/backups/warden-witness.jsonl",
     )
     .action(async (options: { dataDir?: string; publicKey?: string; witness?: string; json?: boolean }) => {
+      const { verifyDataDir } = await import("../../store/verify-data-dir.js");
       const dataDir = dataDirFrom(options);
       if (!existsSync(path.join(dataDir, dataFiles.store))) {
         throw new WardenError("usage", `no Warden store in ${dataDir}`);
