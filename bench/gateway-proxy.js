@@ -238,6 +238,8 @@ async function main() {
     const daemon = await start(
       process.execPath,
       [
+        // e.g. WARDEN_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon
+        ...(process.env.WARDEN_NODE_ARGS ? process.env.WARDEN_NODE_ARGS.split(" ") : []),
         warden,
         "up",
         "--data-dir",
