@@ -5,6 +5,7 @@ import { ApprovalQueue } from "../approvals/approval-queue.js";
 import type { WardenConfig } from "../core/config.js";
 import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
+import type { EventStore } from "../core/event-store.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
@@ -33,6 +34,11 @@ export interface DaemonOptions {
   logger: Logger;
   checkpointEveryEvents?: number;
   checkpointEveryMilliseconds?: number;
+  /**
+   * Keep the record in PostgreSQL instead of `DATA/events.sqlite`: several replicas may share
+   * one database, each writing its own hash chain (`chain`, default "main").
+   */
+  postgres?: { url: string; chain?: string };
 }
 
 export interface Daemon {
@@ -66,10 +72,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
-    const store = new SqliteEventStore({
-      file: path.join(dataDir, dataFiles.store),
-      redact: createSecretRedactor(keys.fingerprintKey),
-    });
+    const redact = createSecretRedactor(keys.fingerprintKey);
+    const store: EventStore = options.postgres
+      ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
+          url: options.postgres.url,
+          ...(options.postgres.chain === undefined ? {} : { chain: options.postgres.chain }),
+          redact,
+        })
+      : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact });
     cleanups.push(() => store.close());
 
     const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string =>

@@ -24,12 +24,19 @@ export async function runUp(options: UpOptions): Promise<void> {
   for (const flag of options.upstream ?? []) config.upstreams.push(parseUpstreamFlag(flag));
   const policy = options.policy ? path.resolve(options.policy) : (config.policy ?? null);
   const witness = options.witness ?? config.witness;
+  if (options.chain !== undefined && options.db === undefined)
+    throw new WardenError("usage", "--chain needs --db: SQLite has one chain");
+  if (options.db !== undefined && !/^postgres(ql)?:\/\//.test(options.db))
+    throw new WardenError("usage", `--db must be a postgres:// URL, not "${options.db}"`);
   const daemon = await startDaemon({
     dataDir,
     policyPath: policy,
     configPath,
     config,
     socketOnly: Boolean(options.socketOnly),
+    ...(options.db === undefined
+      ? {}
+      : { postgres: { url: options.db, ...(options.chain === undefined ? {} : { chain: options.chain }) } }),
     logger,
     checkpointEveryEvents: Number.parseInt(options.checkpointEvery, 10) || 1000,
     ...(witness ? { witness: /^https?:/.test(witness) ? witness : path.resolve(witness) } : {}),

@@ -22,6 +22,8 @@ export interface UpOptions {
   upstream?: string[];
   socketOnly?: boolean;
   checkpointEvery: string;
+  db?: string;
+  chain?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -47,6 +49,14 @@ export function registerUp(program: Command): void {
     )
     .option("--socket-only", "listen only on the local socket (what `warden mcp` starts in the background)")
     .option("--checkpoint-every <events>", "sign a checkpoint after this many events", "1000")
+    .option(
+      "--db <url>",
+      "keep the record in PostgreSQL (postgres://user@host:5432/db) instead of DATA/events.sqlite",
+    )
+    .option(
+      "--chain <name>",
+      "with --db: this replica's hash chain (each replica sharing a database needs its own)",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  warden up --policy ./constitution.yaml --upstream openai=https://api.openai.com --witness /var/backups/warden-witness.jsonl\n\nStops cleanly on SIGTERM or `warden down`.",
