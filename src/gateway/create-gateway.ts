@@ -410,7 +410,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const abandoned = () => clientGone && !(attempt?.joined ?? false);
       const decideOptions = {
         oversight,
-        identity,
+        // The tool calls a model proposes are children of its call's span.
+        identity: { ...identity, parentSpanId: spanId },
         server: `model:${upstream.config.name}`,
         holdCapMs,
         logger,

@@ -39,6 +39,8 @@ export interface DaemonOptions {
    * one database, each writing its own hash chain (`chain`, default "main").
    */
   postgres?: { url: string; chain?: string };
+  /** Export the record as OTLP traces to this collector (off the request path). */
+  otlp?: { endpoint: string; protocol: "http/protobuf" | "http/json"; headers: Record<string, string> };
 }
 
 export interface Daemon {
@@ -133,6 +135,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
+    if (options.otlp) {
+      const { startOtlpExporter } = await import("../export/otlp/otlp-exporter.js");
+      const exporter = await startOtlpExporter({
+        store,
+        ...options.otlp,
+        logger: logger.child({ component: "otlp" }),
+        cursorFile: path.join(dataDir, "otlp-cursor.json"),
+      });
+      cleanups.push(() => exporter.stop());
+    }
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {

@@ -153,7 +153,7 @@ export async function runDemo(options: {
       printLine(`  → files/${call.function.name} ${JSON.stringify(args)}`);
       const stop = { done: false };
       const approving = options.interactive ? Promise.resolve() : approveWhenHeld(reviewer, stop);
-      if (options.interactive) printLine("    (if held: warden approvals list --data-dir " + dataDir + ")");
+      if (options.interactive) printLine(`    (if held: warden approvals list --data-dir ${dataDir})`);
       const result = await tools.callTool({ name: call.function.name, arguments: args });
       stop.done = true;
       await approving;

@@ -28,7 +28,9 @@ export async function runUp(options: UpOptions): Promise<void> {
     throw new WardenError("usage", "--chain needs --db: SQLite has one chain");
   if (options.db !== undefined && !/^postgres(ql)?:\/\//.test(options.db))
     throw new WardenError("usage", `--db must be a postgres:// URL, not "${options.db}"`);
+  const otlp = otlpSettings(options);
   const daemon = await startDaemon({
+    ...(otlp === null ? {} : { otlp }),
     dataDir,
     policyPath: policy,
     configPath,
@@ -49,4 +51,32 @@ export async function runUp(options: UpOptions): Promise<void> {
     `warden daemon running for ${dataDir} (socket ${daemon.socketPath}${daemon.httpUrl ? `, http ${daemon.httpUrl}` : ""}); stop with Ctrl-C or "warden down"`,
   );
   await daemon.stopped;
+}
+
+/** The OTLP exporter's settings from the flags, else the standard OTEL_EXPORTER_OTLP_* variables. */
+function otlpSettings(options: UpOptions): {
+  endpoint: string;
+  protocol: "http/protobuf" | "http/json";
+  headers: Record<string, string>;
+} | null {
+  const base = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const endpoint =
+    options.otlpEndpoint ??
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (base ? `${base.replace(/\/$/, "")}/v1/traces` : undefined);
+  if (endpoint === undefined) return null;
+  if (!/^https?:\/\/.+/.test(endpoint))
+    throw new WardenError("usage", `--otlp-endpoint must be an http(s) URL, not "${endpoint}"`);
+  const protocol = options.otlpProtocol ?? process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
+  if (protocol !== "http/protobuf" && protocol !== "http/json")
+    throw new WardenError("usage", `--otlp-protocol must be http/protobuf or http/json, not "${protocol}"`);
+  const headerText = options.otlpHeader ?? process.env.OTEL_EXPORTER_OTLP_HEADERS ?? "";
+  const headers: Record<string, string> = {};
+  for (const part of headerText.split(",")) {
+    if (part.trim() === "") continue;
+    const at = part.indexOf("=");
+    if (at <= 0) throw new WardenError("usage", `OTLP headers are key=value pairs, not "${part.trim()}"`);
+    headers[decodeURIComponent(part.slice(0, at).trim())] = decodeURIComponent(part.slice(at + 1).trim());
+  }
+  return { endpoint, protocol, headers };
 }

@@ -24,6 +24,9 @@ export interface UpOptions {
   checkpointEvery: string;
   db?: string;
   chain?: string;
+  otlpEndpoint?: string;
+  otlpProtocol?: string;
+  otlpHeader?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -56,6 +59,18 @@ export function registerUp(program: Command): void {
     .option(
       "--chain <name>",
       "with --db: this replica's hash chain (each replica sharing a database needs its own)",
+    )
+    .option(
+      "--otlp-endpoint <url>",
+      "send the record as OTLP traces to this collector URL (default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or $OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces)",
+    )
+    .option(
+      "--otlp-protocol <protocol>",
+      "http/protobuf or http/json (default $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)",
+    )
+    .option(
+      "--otlp-header <key=value,...>",
+      "headers for the collector (default $OTEL_EXPORTER_OTLP_HEADERS)",
     )
     .addHelpText(
       "after",
