@@ -111,6 +111,7 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
   "kill-switch": { engaged: true, reason: "the agent stops oversight", reviewer: "agent-1" },
   "tokens-create": { agentId: "agent-2" },
   shutdown: {},
+  "users-add": { name: "agent-1", role: "admin", password: "the agent wants in" },
 };
 
 const operatorOnly = [
@@ -120,6 +121,7 @@ const operatorOnly = [
   "kill-switch",
   "tokens-create",
   "shutdown",
+  "users-add",
 ] as const;
 
 async function expectStillServing(): Promise<void> {

@@ -13,6 +13,7 @@ import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
 import { registerUp } from "./commands/up.js";
+import { registerUsers } from "./commands/users.js";
 import { registerVerify } from "./commands/verify.js";
 import { printError } from "./output.js";
 
@@ -39,6 +40,7 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerUsers(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -62,7 +62,7 @@ export const eventDataSchemas = {
     outcome: z.enum(["approved", "denied", "expired"]),
     reviewer: z.string(),
     reason: z.string().optional(),
-    scope: z.enum(["once", "session"]),
+    scope: z.enum(["once", "session", "always"]),
   }),
   "tool-result": z.object({
     callId: z.string(),
@@ -102,7 +102,14 @@ export const eventDataSchemas = {
     .object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) })
     .passthrough(),
   "audit-verdict": z.object({ verdict: z.string() }).passthrough(),
-  "kill-switch": z.object({ engaged: z.boolean(), by: z.string(), reason: z.string().optional() }),
+  "kill-switch": z.object({
+    engaged: z.boolean(),
+    by: z.string(),
+    reason: z.string().optional(),
+    /** What is halted or resumed: everything (absent), one agent or one session. */
+    scope: z.enum(["all", "agent", "session"]).optional(),
+    target: z.string().optional(),
+  }),
   checkpoint: z.object({
     /** The seq and hash of the event this checkpoint commits to (the one before it). */
     headSeq: z.number().int(),
@@ -111,6 +118,19 @@ export const eventDataSchemas = {
     signature: z.string(),
   }),
   "eval-sample": z.object({ scenario: z.string() }).passthrough(),
+  /** A reviewer's grant: later identical calls (server, tool, rule) of the session or agent are allowed. */
+  "grant-created": z.object({
+    grantId: z.string(),
+    scope: z.enum(["session", "always"]),
+    agentId: z.string(),
+    sessionId: z.string().optional(),
+    server: z.string(),
+    tool: z.string(),
+    ruleId: z.string(),
+    by: z.string(),
+    approvalId: z.string().optional(),
+  }),
+  "grant-revoked": z.object({ grantId: z.string(), by: z.string() }),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

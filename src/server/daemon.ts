@@ -1,12 +1,14 @@
 import { realpathSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ApprovalQueue } from "../approvals/approval-queue.js";
+import { ReviewerAccounts } from "../approvals/reviewer-accounts.js";
+import { WebhookNotifier } from "../approvals/webhook-notifier.js";
 import type { WardenConfig } from "../core/config.js";
 import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
-import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
@@ -15,9 +17,13 @@ import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
+import { verifyDataDir } from "../store/verify-data-dir.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
+import { DashboardSessions } from "./dashboard-sessions.js";
+import { EventTail } from "./event-tail.js";
 import { startHttpListener } from "./http-listener.js";
+import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
@@ -115,7 +121,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cleanups.push(() => checkpointer.stop());
 
     const agentTokens = new AgentTokens(dataDir);
-    const approvals = new ApprovalQueue({ store });
+    const approvalLimits = options.config?.approvals;
+    const approvals = new ApprovalQueue({
+      store,
+      holdLimits: {
+        perMinute: approvalLimits?.maxHoldsPerAgentPerMinute ?? 30,
+        open: approvalLimits?.maxOpenHoldsPerAgent ?? 100,
+      },
+    });
+    const reviewerAccounts = new ReviewerAccounts(dataDir);
     cleanups.push(() => approvals.expireAll());
     // Model traffic is counted for every agent (limits refuse only where configured); rules read
     // the counts as `agent.usage`, on MCP calls too.
@@ -145,6 +159,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       cleanups.push(() => exporter.stop());
     }
+    // The dashboard's live stream, its summaries and webhooks follow the committed log.
+    const tail = new EventTail({ store, logger: logger.child({ component: "tail" }) });
+    const webhooks = new WebhookNotifier({
+      targets: options.config?.notifications?.webhooks ?? [],
+      logger: logger.child({ component: "webhooks" }),
+    });
+    tail.subscribe((events) => webhooks.notify(events));
+    cleanups.push(() => webhooks.close());
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {
@@ -186,21 +208,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return { definitionHash: await oversight.approveTool(server, tool, reviewer) };
       },
       "kill-switch": async (params) => {
-        const { engaged, reason, reviewer } = params as {
+        const { engaged, reason, reviewer, scope, target } = params as {
           engaged: boolean;
           reason: string;
           reviewer: string;
+          scope: "all" | "agent" | "session";
+          target?: string;
         };
-        oversight.setKillSwitch(engaged, reason);
-        await store.append({
-          type: "kill-switch",
-          agentId: "warden",
-          sessionId: "warden",
-          traceId: newTraceId(),
-          spanId: newSpanId(),
-          data: { engaged, by: reviewer, reason },
-        });
-        return { engaged };
+        return oversight.applyKillSwitch({ engaged, reason, by: reviewer, scope, target });
+      },
+      "users-add": async (params) => {
+        const { name, role, password } = params as {
+          name: string;
+          role: "viewer" | "reviewer" | "admin";
+          password: string | null;
+        };
+        return { token: await reviewerAccounts.add(name, role, password) };
       },
       "tokens-create": async (params) => {
         const { agentId } = params as { agentId: string };
@@ -248,7 +271,40 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         traffic,
       });
       cleanups.push(() => gateway.close());
+      let integrity: { at: number; seq: number; report: unknown } | null = null;
+      const api = new OversightApi({
+        accounts: reviewerAccounts,
+        sessions: new DashboardSessions({
+          idleMs: (options.config?.dashboard?.sessionIdleMinutes ?? 30) * 60_000,
+        }),
+        agentForToken: (token) => agentTokens.agentFor(token),
+        approvals,
+        oversight,
+        tail,
+        store,
+        policy: { path: options.policyPath, version: () => holder.current.version },
+        logIntegrity: async () => {
+          // Verifying re-reads the whole log: at most once per 10 s, and again when the head moved.
+          const head = (await store.head())?.seq ?? 0;
+          if (!integrity || (integrity.seq !== head && Date.now() - integrity.at > 10_000)) {
+            await store.flush();
+            const report = await verifyDataDir({
+              dataDir,
+              ...(options.witness ? { witness: options.witness } : {}),
+            });
+            integrity = {
+              at: Date.now(),
+              seq: head,
+              report: { ...report, checkedAt: new Date().toISOString() },
+            };
+          }
+          return integrity.report;
+        },
+        webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
+        logger,
+      });
       const listener = await startHttpListener({
+        api,
         gateway,
         host: listen.host,
         port: listen.port,
@@ -259,6 +315,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       cleanups.push(() => listener.close());
       httpUrl = listener.url;
     }
+
+    tail.start();
+    cleanups.push(() => tail.stop());
 
     let stopping: Promise<void> | null = null;
     const close = () => {

@@ -64,7 +64,12 @@ export class OversightService implements Oversight {
   readonly #pins = new Map<string, ToolPin>();
   /** Allowed calls whose result has not arrived yet (bounded: the oldest are forgotten). */
   readonly #callsAwaitingResult = new Map<string, ToolCallRequest>();
-  #killSwitch: { engaged: boolean; reason: string } = { engaged: false, reason: "" };
+  /** Halts by the kill switch, each with its reason: everything, agents by id, sessions by id. */
+  readonly #halts = {
+    all: null as string | null,
+    agents: new Map<string, string>(),
+    sessions: new Map<string, string>(),
+  };
 
   constructor(options: {
     store: EventStore;
@@ -90,7 +95,14 @@ export class OversightService implements Oversight {
       const events = await this.#store.read({
         afterSeq,
         limit: 5000,
-        types: ["tool-pin", "policy-decision", "tool-result", "kill-switch"],
+        types: [
+          "tool-pin",
+          "policy-decision",
+          "tool-result",
+          "kill-switch",
+          "grant-created",
+          "grant-revoked",
+        ],
       });
       if (events.length === 0) break;
       for (const event of events) {
@@ -105,8 +117,15 @@ export class OversightService implements Oversight {
           }
         } else if (event.type === "kill-switch") {
           // The switch survives a restart: the last recorded state holds.
-          const data = event.data as { engaged: boolean; reason?: string };
-          this.#killSwitch = { engaged: data.engaged, reason: data.reason ?? "" };
+          const data = event.data as {
+            engaged: boolean;
+            reason?: string;
+            scope?: KillSwitchScope;
+            target?: string;
+          };
+          this.#setHalt(data.scope ?? "all", data.target, data.engaged, data.reason ?? "");
+        } else if (event.type === "grant-created" || event.type === "grant-revoked") {
+          this.#approvals.grants.restore(event);
         } else {
           const data = event.data as { labels?: string[] };
           if (data.labels && data.labels.length > 0) this.#labelsOf(event.sessionId, data.labels);
@@ -121,7 +140,73 @@ export class OversightService implements Oversight {
   }
 
   setKillSwitch(engaged: boolean, reason: string): void {
-    this.#killSwitch = { engaged, reason };
+    this.#setHalt("all", undefined, engaged, reason);
+  }
+
+  /**
+   * The kill switch: halts (or resumes) everything, one agent or one session. A halt takes
+   * effect before it is recorded (later calls are denied at once), then calls held in its scope
+   * are denied. Each use is a `kill-switch` event.
+   */
+  async applyKillSwitch(change: {
+    engaged: boolean;
+    scope: KillSwitchScope;
+    target?: string | undefined;
+    reason: string;
+    by: string;
+  }): Promise<{ engaged: boolean; deniedHeldCalls: number }> {
+    const { engaged, scope, target, reason, by } = change;
+    if (scope !== "all" && !target)
+      throw new WardenError("input-invalid", `a ${scope} halt needs a target id`);
+    this.#setHalt(scope, target, engaged, reason);
+    await this.#store.append({
+      type: "kill-switch",
+      agentId: scope === "agent" && target ? target : "warden",
+      sessionId: scope === "session" && target ? target : "warden",
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+      data: { engaged, by, reason, scope, ...(target ? { target } : {}) },
+    });
+    if (!engaged) return { engaged, deniedHeldCalls: 0 };
+    const deniedHeldCalls = await this.#approvals.denyWhere(
+      (call) =>
+        scope === "all" ||
+        (scope === "agent" && call.identity.agentId === target) ||
+        (scope === "session" && call.identity.sessionId === target),
+      by,
+      `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
+    );
+    return { engaged, deniedHeldCalls };
+  }
+
+  killSwitchState(): {
+    all: { reason: string } | null;
+    agents: { agentId: string; reason: string }[];
+    sessions: { sessionId: string; reason: string }[];
+  } {
+    return {
+      all: this.#halts.all === null ? null : { reason: this.#halts.all },
+      agents: [...this.#halts.agents].map(([agentId, reason]) => ({ agentId, reason })),
+      sessions: [...this.#halts.sessions].map(([sessionId, reason]) => ({ sessionId, reason })),
+    };
+  }
+
+  #setHalt(scope: KillSwitchScope, target: string | undefined, engaged: boolean, reason: string): void {
+    if (scope === "all") this.#halts.all = engaged ? reason : null;
+    else if (target) {
+      const map = scope === "agent" ? this.#halts.agents : this.#halts.sessions;
+      if (engaged) map.set(target, reason);
+      else map.delete(target);
+    }
+  }
+
+  #haltOf(request: ToolCallRequest): { what: string; reason: string } | null {
+    if (this.#halts.all !== null) return { what: "All agent actions are", reason: this.#halts.all };
+    const agent = this.#halts.agents.get(request.agentId);
+    if (agent !== undefined) return { what: `The actions of agent ${request.agentId} are`, reason: agent };
+    const session = this.#halts.sessions.get(request.sessionId);
+    if (session !== undefined) return { what: "The actions of this session are", reason: session };
+    return null;
   }
 
   async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
@@ -271,7 +356,7 @@ export class OversightService implements Oversight {
     const decision = policy.decide(this.#decisionInput(request), this.#now());
     const applied = decision.applied;
     if (applied.effect !== "hold") return decision;
-    if (this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)) {
+    if (this.#approvals.grants.find({ ...request, ruleId: applied.ruleId })) {
       return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
     }
     // A reviewer decided this exact call after the gateway stopped waiting: that decision applies.
@@ -292,17 +377,29 @@ export class OversightService implements Oversight {
         },
       };
     }
+    const admission = this.#approvals.admitHold(request.agentId);
+    if (!admission.admitted) {
+      return {
+        ...decision,
+        applied: {
+          effect: "deny",
+          ruleId: holdRateLimitRule,
+          reason: `Not held for a reviewer: ${admission.reason}`,
+        },
+      };
+    }
     return decision;
   }
 
   /** Decisions taken before the constitution: the kill switch and changed tool definitions. */
   #preDecision(request: ToolCallRequest, pin: ToolPin | undefined): PolicyDecision | null {
     let decision: Decision | null = null;
-    if (this.#killSwitch.engaged) {
+    const halt = this.#haltOf(request);
+    if (halt) {
       decision = {
         effect: "deny",
         ruleId: "kill-switch",
-        reason: `All agent actions are stopped by the kill switch${this.#killSwitch.reason ? `: ${this.#killSwitch.reason}` : "."}`,
+        reason: `${halt.what} stopped by the kill switch${halt.reason ? `: ${halt.reason}` : "."}`,
       };
     } else if (pin?.changedTo) {
       decision = {
@@ -405,6 +502,11 @@ export class OversightService implements Oversight {
     for (const label of labels) set.add(label);
   }
 }
+
+export type KillSwitchScope = "all" | "agent" | "session";
+
+/** The rule id of a hold refused because the agent opened too many. */
+export const holdRateLimitRule = "approvals-rate-limit";
 
 /** The text a rule sees as `result.text`: MCP text parts joined, else the result as JSON. */
 function resultText(result: unknown): string {

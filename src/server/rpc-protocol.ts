@@ -70,9 +70,16 @@ export const rpcParamSchemas = {
     engaged: z.boolean(),
     reason: z.string().default(""),
     reviewer: z.string().min(1),
+    scope: z.enum(["all", "agent", "session"]).default("all"),
+    target: z.string().min(1).max(200).optional(),
   }),
   "tokens-create": z.object({ agentId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/) }),
   shutdown: z.object({}).optional(),
+  "users-add": z.object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    role: z.enum(["viewer", "reviewer", "admin"]),
+    password: z.string().max(1024).nullable().default(null),
+  }),
 } as const;
 
 export type RpcMethod = keyof typeof rpcParamSchemas;
@@ -90,6 +97,7 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   "kill-switch": ["operator"],
   "tokens-create": ["operator"],
   shutdown: ["operator"],
+  "users-add": ["operator"],
 };
 
 export const maxRpcLineBytes = 8 * 1024 * 1024;
