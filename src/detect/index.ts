@@ -1,5 +1,7 @@
 import type { Detector } from "./detector.js";
+import { createOversightReasoningDetector } from "./oversight-reasoning/oversight-reasoning-detector.js";
 import { createRefusalDetector } from "./refusal/refusal-detector.js";
+import { createToolPoisoningDetector } from "./tool-poisoning/tool-poisoning-detector.js";
 
 export { classifyJsonLines } from "./classify-json-lines.js";
 export {
@@ -17,11 +19,21 @@ export type {
   TextClassifier,
 } from "./detector.js";
 export { modelReplyText, type ReplyText } from "./model-reply-text.js";
+export {
+  classifyOversightReasoning,
+  oversightReasoningClassifier,
+} from "./oversight-reasoning/oversight-classifier.js";
+export { createOversightReasoningDetector } from "./oversight-reasoning/oversight-reasoning-detector.js";
 export { classifyRefusal, refusalClassifier } from "./refusal/refusal-classifier.js";
 export { createRefusalDetector } from "./refusal/refusal-detector.js";
 export { textClassifiers } from "./text-classifiers.js";
+export {
+  classifyToolPoisoning,
+  toolPoisoningClassifier,
+} from "./tool-poisoning/tool-poisoning-classifier.js";
+export { createToolPoisoningDetector } from "./tool-poisoning/tool-poisoning-detector.js";
 
 /** The detectors the daemon runs by default. */
 export function createDefaultDetectors(): Detector[] {
-  return [createRefusalDetector()];
+  return [createRefusalDetector(), createOversightReasoningDetector(), createToolPoisoningDetector()];
 }
