@@ -15,6 +15,7 @@ import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../ga
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
+import { applyRetention } from "../store/retention.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { verifyDataDir } from "../store/verify-data-dir.js";
@@ -119,6 +120,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     checkpointer.start();
     cleanups.push(() => checkpointer.stop());
+    // Retention runs off the request path: at start and every six hours.
+    const retentionDays = options.config?.retention?.days ?? 183;
+    const runRetention = () =>
+      applyRetention({ store, days: retentionDays, logger: logger.child({ component: "retention" }) }).catch(
+        (error: unknown) => logger.error({ error: (error as Error).message }, "retention failed"),
+      );
+    void runRetention();
+    const retentionTimer = setInterval(runRetention, 6 * 3_600_000);
+    retentionTimer.unref();
+    cleanups.push(() => clearInterval(retentionTimer));
 
     const agentTokens = new AgentTokens(dataDir);
     const approvalLimits = options.config?.approvals;
