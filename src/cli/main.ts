@@ -5,6 +5,7 @@ import { registerClassify } from "./commands/classify.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
 import { registerExec } from "./commands/exec.js";
+import { registerExport } from "./commands/export.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
@@ -40,6 +41,7 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerExport(program);
   registerUsers(program);
   for (const command of program.commands) {
     command.exitOverride();

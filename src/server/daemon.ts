@@ -82,14 +82,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
     const redact = createSecretRedactor(keys.fingerprintKey);
-    const store: EventStore = options.postgres
+    const backingStore: EventStore = options.postgres
       ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
           url: options.postgres.url,
           ...(options.postgres.chain === undefined ? {} : { chain: options.postgres.chain }),
           redact,
         })
       : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact });
-    cleanups.push(() => store.close());
+    cleanups.push(() => backingStore.close());
+    // Every append, whichever listener it came through (socket, gateway, SDK, dashboard), counts
+    // towards the next checkpoint.
+    let noteAppended: (seq: number) => void = () => {};
+    const store = observeAppends(backingStore, (seq) => noteAppended(seq));
 
     const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string =>
       Boolean(file),
@@ -119,6 +123,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(options.witness ? { witness: options.witness } : {}),
     });
     checkpointer.start();
+    noteAppended = (seq) => checkpointer.noteAppended(seq);
     cleanups.push(() => checkpointer.stop());
     // Retention runs off the request path: at start and every six hours.
     const retentionDays = options.config?.retention?.days ?? 183;
@@ -354,4 +359,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await runCleanups();
     throw error;
   }
+}
+
+/** The store, calling `onAppended` with each appended event's seq. */
+function observeAppends(store: EventStore, onAppended: (seq: number) => void): EventStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "append")
+        return async (...args: Parameters<EventStore["append"]>) => {
+          const event = await target.append(...args);
+          onAppended(event.seq);
+          return event;
+        };
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
