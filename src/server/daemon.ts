@@ -16,12 +16,12 @@ import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
-import { verifyDataDir } from "../store/verify-data-dir.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
 import { EventTail } from "./event-tail.js";
 import { startHttpListener } from "./http-listener.js";
+import { createLogIntegrityCheck } from "./log-integrity.js";
 import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
@@ -249,7 +249,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         traffic,
       });
       cleanups.push(() => gateway.close());
-      let integrity: { at: number; seq: number; report: unknown } | null = null;
       const api = new OversightApi({
         accounts: reviewerAccounts,
         sessions: new DashboardSessions({
@@ -261,23 +260,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         tail,
         store,
         policy: { path: options.policyPath, version: () => holder.current.version },
-        logIntegrity: async () => {
-          // Verifying re-reads the whole log: at most once per 10 s, and again when the head moved.
-          const head = (await store.head())?.seq ?? 0;
-          if (!integrity || (integrity.seq !== head && Date.now() - integrity.at > 10_000)) {
-            await store.flush();
-            const report = await verifyDataDir({
-              dataDir,
-              ...(options.witness ? { witness: options.witness } : {}),
-            });
-            integrity = {
-              at: Date.now(),
-              seq: head,
-              report: { ...report, checkedAt: new Date().toISOString() },
-            };
-          }
-          return integrity.report;
-        },
+        logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });

@@ -518,8 +518,9 @@ export class OversightApi {
     };
     const rule = constitution.rules?.find((candidate) => candidate.id === call.ruleId);
     const found = this.#options.approvals.get(call.approvalId);
+    const { callKey: _internal, ...shown } = call;
     return {
-      ...call,
+      ...shown,
       rationale: rule?.rationale ?? rule?.description ?? null,
       approvedBy: found?.approvedBy ?? [],
     };
