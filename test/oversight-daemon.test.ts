@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import http from "node:http";
@@ -11,6 +11,8 @@ import {
   runWarden,
   type Sandbox,
   startWardenUp,
+  waitFor,
+  wardenBinary,
 } from "./helpers/mcp-client.js";
 
 let sandbox: Sandbox;
@@ -231,4 +233,50 @@ describe("grants", () => {
     expect(denied.code, denied.stderr).toBe(0);
     expect((await heldAgain).effect).toBe("deny");
   }, 120_000);
+});
+
+describe("a separate reviewer listener", () => {
+  it("serves the API and the dashboard apart from the gateway, whose port then has no /api", async () => {
+    const apart = createSandbox("version: 1\ndefault: allow\nrules: []\n");
+    const config = path.join(apart.root, "warden.yaml");
+    writeFileSync(
+      config,
+      "version: 1\npolicy: constitution.yaml\nlisten: { port: 0 }\ndashboard: { listen: { port: 0 } }\n",
+    );
+    const child = spawn(
+      process.execPath,
+      [wardenBinary, "up", "--data-dir", apart.dataDir, "--config", config],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      const gatewayUrl = await waitFor(() => /http (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
+      const dashboardUrl = await waitFor(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1]);
+      expect(dashboardUrl).not.toBe(gatewayUrl);
+      const token = runWarden([
+        "users",
+        "add",
+        "ops",
+        "--role",
+        "viewer",
+        "--data-dir",
+        apart.dataDir,
+      ]).stdout.trim();
+      const headers = { authorization: `Bearer ${token}` };
+      expect((await fetch(`${dashboardUrl}/api/approvals`, { headers })).status).toBe(200);
+      expect((await fetch(`${dashboardUrl}/`)).status).toBe(200);
+      expect((await fetch(`${gatewayUrl}/api/approvals`, { headers })).status).toBe(404);
+      expect((await fetch(`${gatewayUrl}/`)).status).toBe(404);
+      expect((await fetch(`${dashboardUrl}/v1/chat/completions`, { method: "POST" })).status).toBe(404);
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "exit");
+      apart.cleanup();
+    }
+  }, 60_000);
 });

@@ -82,6 +82,8 @@ function openStream() {
   };
   source.onerror = () => {
     byId("live").textContent = "○ reconnecting";
+    // A stream refused because the session ended: show the login form instead of retrying.
+    api("GET", "/api/session").catch(() => undefined);
   };
   source.onmessage = (message) => onEvent(JSON.parse(message.data));
   for (const type of eventTypes) source.addEventListener(type, (message) => onEvent(JSON.parse(message.data)));

@@ -45,6 +45,8 @@ export interface Daemon {
   readonly socketPath: string;
   /** The HTTP listener's base URL, unless socket-only. */
   readonly httpUrl: string | null;
+  /** The reviewer API's own listener, when `dashboard.listen` puts it apart from the gateway. */
+  readonly dashboardUrl: string | null;
   readonly oversight: OversightService;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
@@ -217,6 +219,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cleanups.push(() => rpcServer.close());
 
     let httpUrl: string | null = null;
+    let dashboardUrl: string | null = null;
     if (!options.socketOnly) {
       const listen = options.config?.listen ?? { host: "127.0.0.1", port: 7400 };
       const agentOf = (request: IncomingMessage) => {
@@ -264,8 +267,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });
+      const apart = options.config?.dashboard?.listen;
+      if (apart) {
+        const dashboardListener = await startHttpListener({
+          api,
+          host: apart.host,
+          port: apart.port,
+          ...(apart.allowedHosts ? { allowedHosts: apart.allowedHosts } : {}),
+          mcpServers: new Map(),
+          logger,
+        });
+        cleanups.push(() => dashboardListener.close());
+        dashboardUrl = dashboardListener.url;
+      }
       const listener = await startHttpListener({
-        api,
+        ...(apart ? {} : { api }),
         gateway,
         host: listen.host,
         port: listen.port,
@@ -293,6 +309,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return {
       socketPath,
       httpUrl,
+      dashboardUrl,
       oversight,
       stopped,
       close: async () => {
