@@ -239,6 +239,8 @@ describe("the role × endpoint matrix", () => {
       expect(reply.status, `${route.method} ${route.path}`).toBe(401);
     }
     expect((await call("GET", "/api/no-such-route")).status).toBe(401);
+    expect((await call("GET", "/api/approvals/%E0%A4%A")).status).toBe(401);
+    expect((await call("GET", "/api/approvals/%E0%A4%A", { token: tokens.viewer! })).status).toBe(404);
   });
 
   it("answers 403 to an agent token on every route, even logging in", async () => {
@@ -493,6 +495,15 @@ describe("expiry and integrity", () => {
       (await call("POST", `/api/approvals/${held.approvalId}/approve`, { token: tokens.reviewer!, body: {} }))
         .status,
     ).toBe(404);
+  });
+
+  it("counts held calls per hour per rule and tool calls per hour per agent", async () => {
+    const { body } = await call("GET", "/api/overview", { token: tokens.viewer! });
+    const held = body.holdsPerHour.filter((row: Json) => row.ruleId === "deploys-need-a-person");
+    expect(held.reduce((sum: number, row: Json) => sum + row.held, 0)).toBeGreaterThanOrEqual(5);
+    expect(body.toolCallsPerHour.some((row: Json) => row.agentId === "batcher" && row.calls === 3)).toBe(
+      true,
+    );
   });
 
   it("reports the log's integrity", async () => {

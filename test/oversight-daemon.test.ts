@@ -5,6 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { editBody, tamperWith } from "./helpers/log-tampering.js";
 import {
   createAgentToken,
   createSandbox,
@@ -233,6 +234,31 @@ describe("grants", () => {
     expect(denied.code, denied.stderr).toBe(0);
     expect((await heldAgain).effect).toBe("deny");
   }, 120_000);
+});
+
+describe("log integrity on the dashboard", () => {
+  it("turns to failed, naming the seq, when the store is edited behind the daemon's back", async () => {
+    const integrity = async () =>
+      (await (
+        await fetch(`${baseUrl}/api/log-integrity`, { headers: { authorization: `Bearer ${adminToken}` } })
+      ).json()) as { ok: boolean; problems: { seq: number; kind: string }[] };
+    await waitForAsync(async () => (await integrity()).ok);
+    tamperWith(path.join(sandbox.dataDir, "events.sqlite"), (database) =>
+      editBody(
+        database,
+        3,
+        (body) => {
+          body.agentId = "someone-else";
+        },
+        { rehash: false },
+      ),
+    );
+    const report = await waitForAsync(async () => {
+      const current = await integrity();
+      return current.ok ? undefined : current;
+    });
+    expect(report.problems[0]).toMatchObject({ seq: 3, kind: "edited" });
+  }, 60_000);
 });
 
 describe("a separate reviewer listener", () => {

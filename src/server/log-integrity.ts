@@ -34,7 +34,7 @@ function verifyOnWorker(options: { dataDir: string; witness?: string }): Promise
 
 /**
  * The log's integrity for the dashboard: `warden verify` on a worker thread, at most one run at
- * a time, and not again within `minimumIntervalMs` unless nothing was checked yet.
+ * a time; a report is reused for `minimumIntervalMs`.
  */
 export function createLogIntegrityCheck(options: {
   dataDir: string;
@@ -46,8 +46,8 @@ export function createLogIntegrityCheck(options: {
   let last: { at: number; seq: number; report: unknown } | null = null;
   let running: Promise<unknown> | null = null;
   return async () => {
+    if (last && Date.now() - last.at < minimumIntervalMs) return last.report;
     const head = (await options.store.head())?.seq ?? 0;
-    if (last && (last.seq === head || Date.now() - last.at < minimumIntervalMs)) return last.report;
     running ??= (async () => {
       try {
         await options.store.flush();
