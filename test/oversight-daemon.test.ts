@@ -25,7 +25,7 @@ const agentTokens: Record<string, string> = {};
 const receivers: http.Server[] = [];
 const delivered: {
   path: string;
-  body: { type?: string; text?: string; event?: { data: { tool: string } } };
+  body: { type?: string; text?: string; event?: { seq: number; data: { tool: string } } };
 }[] = [];
 
 async function startReceiver(): Promise<string> {
@@ -219,6 +219,11 @@ describe("grants", () => {
 
     await restart();
     const heldAgain = agentCall("granted", "deploy", { n: 3 });
+    // Two restarts later, no event was sent twice.
+    const sent = delivered
+      .filter((delivery) => delivery.path === "/json")
+      .map((delivery) => delivery.body.event!.seq);
+    expect(new Set(sent).size).toBe(sent.length);
     const again = await waitForAsync(async () =>
       (await heldIds()).find((call) => call.identity.agentId === "granted"),
     );

@@ -145,7 +145,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       targets: options.config?.notifications?.webhooks ?? [],
       logger: logger.child({ component: "webhooks" }),
     });
-    tail.subscribe((events) => webhooks.notify(events));
+    // Only what happens from now on: the tail first reads the whole log, already notified before a restart.
+    const notifyAfterSeq = (await store.head())?.seq ?? 0;
+    tail.subscribe((events) => webhooks.notify(events.filter((event) => event.seq > notifyAfterSeq)));
     cleanups.push(() => webhooks.close());
 
     let requestShutdown: () => void = () => {};
