@@ -27,6 +27,11 @@ rules:
     effect: hold
     approvers: { roles: [reviewer], count: 2 }
     rationale: Dropping a table loses data.
+  - id: hurry-up
+    when: 'tool.name == "hurry"'
+    effect: hold
+    holdTimeout: 1s
+    rationale: Short.
   - id: payroll-needs-an-admin
     when: 'tool.name == "pay"'
     effect: hold
@@ -234,6 +239,8 @@ describe("the role × endpoint matrix", () => {
       expect(reply.status, `${route.method} ${route.path}`).toBe(401);
     }
     expect((await call("GET", "/api/no-such-route")).status).toBe(401);
+    expect((await call("GET", "/api/approvals/%E0%A4%A")).status).toBe(401);
+    expect((await call("GET", "/api/approvals/%E0%A4%A", { token: tokens.viewer! })).status).toBe(404);
   });
 
   it("answers 403 to an agent token on every route, even logging in", async () => {
@@ -474,6 +481,40 @@ describe("decisions", () => {
         body: { reason: "flood" },
       });
     await Promise.all(calls);
+  });
+});
+
+describe("expiry and integrity", () => {
+  it("denies a held call nobody decides in time, and it can no longer be approved", async () => {
+    const pending = agentCall("agent", "hurry", {});
+    const [held] = await heldCallOf("agent", "hurry");
+    const verdict = (await pending).body;
+    expect(verdict).toMatchObject({ effect: "deny", ruleId: "hurry-up" });
+    expect(verdict.message).toMatch(/none arrived in time/);
+    expect(
+      (await call("POST", `/api/approvals/${held.approvalId}/approve`, { token: tokens.reviewer!, body: {} }))
+        .status,
+    ).toBe(404);
+  });
+
+  it("counts held calls per hour per rule and tool calls per hour per agent", async () => {
+    const { body } = await call("GET", "/api/overview", { token: tokens.viewer! });
+    const held = body.holdsPerHour.filter((row: Json) => row.ruleId === "deploys-need-a-person");
+    expect(held.reduce((sum: number, row: Json) => sum + row.held, 0)).toBeGreaterThanOrEqual(5);
+    expect(body.toolCallsPerHour.some((row: Json) => row.agentId === "batcher" && row.calls === 3)).toBe(
+      true,
+    );
+  });
+
+  it("reports the log's integrity", async () => {
+    // A report is reused for 2 s: wait for one that covers the calls made so far.
+    const report = await waitForAsync(async () => {
+      const reply = await call("GET", "/api/log-integrity", { token: tokens.viewer! });
+      return reply.body.events > 10 ? reply : undefined;
+    });
+    expect(report.status).toBe(200);
+    expect(report.body).toMatchObject({ ok: true, problems: [] });
+    expect(report.body.events).toBeGreaterThan(10);
   });
 });
 

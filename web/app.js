@@ -82,6 +82,8 @@ function openStream() {
   };
   source.onerror = () => {
     byId("live").textContent = "○ reconnecting";
+    // A stream refused because the session ended: show the login form instead of retrying.
+    api("GET", "/api/session").catch(() => undefined);
   };
   source.onmessage = (message) => onEvent(JSON.parse(message.data));
   for (const type of eventTypes) source.addEventListener(type, (message) => onEvent(JSON.parse(message.data)));
@@ -178,28 +180,36 @@ async function refreshOverview() {
       ),
     ),
   );
-  drawHoldsChart(overview.holdsPerHour);
+  drawStackedChart(
+    byId("holds-chart"),
+    overview.holdsPerHour.map((row) => ({ hour: row.hour, key: row.ruleId, count: row.held })),
+    "No calls held yet.",
+  );
+  drawStackedChart(
+    byId("activity-chart"),
+    overview.toolCallsPerHour.map((row) => ({ hour: row.hour, key: row.agentId, count: row.calls })),
+    "No tool calls yet.",
+  );
 }
 
-/** Stacked bars: one per hour, one colour per rule. */
-function drawHoldsChart(rows) {
-  const chart = byId("holds-chart");
+/** Stacked bars: one per hour, one colour per key (rule or agent). */
+function drawStackedChart(chart, rows, emptyText) {
   if (rows.length === 0) {
-    chart.replaceChildren(element("p", { class: "muted", text: "No calls held yet." }));
+    chart.replaceChildren(element("p", { class: "muted", text: emptyText }));
     return;
   }
   const hours = [...new Set(rows.map((row) => row.hour))].slice(-24);
-  const rules = [...new Set(rows.map((row) => row.ruleId))];
+  const rules = [...new Set(rows.map((row) => row.key))];
   const colours = ["#1f5fbf", "#b42318", "#067647", "#b54708", "#6941c6", "#0e7090"];
-  const totals = hours.map((hour) => rows.filter((row) => row.hour === hour).reduce((sum, row) => sum + row.held, 0));
+  const totals = hours.map((hour) => rows.filter((row) => row.hour === hour).reduce((sum, row) => sum + row.count, 0));
   const maximum = Math.max(...totals, 1);
   const width = 40 * hours.length + 40;
   const height = 160;
-  const picture = svg("svg", { width, height: height + 30, role: "img", "aria-label": "held calls per hour per rule" });
+  const picture = svg("svg", { width, height: height + 30, role: "img" });
   hours.forEach((hour, index) => {
     let y = height;
     for (const [ruleIndex, rule] of rules.entries()) {
-      const held = rows.find((row) => row.hour === hour && row.ruleId === rule)?.held ?? 0;
+      const held = rows.find((row) => row.hour === hour && row.key === rule)?.count ?? 0;
       if (held === 0) continue;
       const barHeight = (held / maximum) * (height - 10);
       y -= barHeight;

@@ -23,7 +23,7 @@ export class WebhookNotifier {
   readonly #timeoutMs: number;
   readonly #dashboardUrl: string | null;
   readonly #inFlight = new Set<Promise<void>>();
-  #closed = false;
+  readonly #closing = new AbortController();
 
   constructor(options: {
     targets: WebhookTarget[];
@@ -40,7 +40,7 @@ export class WebhookNotifier {
   }
 
   notify(events: StoredEvent[]): void {
-    if (this.#closed) return;
+    if (this.#closing.signal.aborted) return;
     for (const event of events) {
       for (const target of this.#targets) {
         if (!(target.events ?? defaultWebhookEvents).includes(event.type)) continue;
@@ -50,10 +50,15 @@ export class WebhookNotifier {
     }
   }
 
-  /** Stops retrying; resolves when deliveries in flight have ended. */
+  /** Resolves when every delivery so far has succeeded or been given up. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Stops retrying (a back-off wait ends at once); resolves when deliveries in flight have ended. */
   async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    this.#closing.abort();
+    await this.idle();
   }
 
   async #deliver(target: WebhookTarget, event: StoredEvent): Promise<void> {
@@ -69,7 +74,7 @@ export class WebhookNotifier {
           method: "POST",
           headers: { "content-type": "application/json", "user-agent": "warden-webhook/1" },
           body,
-          signal: AbortSignal.timeout(this.#timeoutMs),
+          signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#closing.signal]),
           redirect: "error",
         });
         await response.arrayBuffer().catch(() => undefined);
@@ -79,14 +84,20 @@ export class WebhookNotifier {
         problem = (error as Error).message;
       }
       const delay = this.#retryDelaysMs[attempt];
-      if (delay === undefined || this.#closed) {
+      if (delay === undefined || this.#closing.signal.aborted) {
         this.#logger.warn(
           { url: target.url, eventSeq: event.seq, attempts: attempt + 1, problem },
           "webhook delivery failed; giving up",
         );
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#closing.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
   }
 }

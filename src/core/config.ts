@@ -186,6 +186,20 @@ export const configSchema = z
           .max(24 * 60)
           .default(30)
           .describe("A dashboard login ends after this long without a request."),
+        listen: z
+          .object({
+            host: z.string().default("127.0.0.1").describe("Address of the reviewer listener."),
+            port: z.number().int().min(0).max(65535).describe("Its port (0: any free port)."),
+            allowedHosts: z
+              .array(z.string())
+              .optional()
+              .describe("Host header values accepted; default localhost forms of the port."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Serve the reviewer API and the dashboard on their own listener instead of the gateway's (agents' port then has no /api).",
+          ),
       })
       .strict()
       .optional()

@@ -18,12 +18,12 @@ import { createSecretRedactor } from "../store/redact-secrets.js";
 import { applyRetention } from "../store/retention.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
-import { verifyDataDir } from "../store/verify-data-dir.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
 import { EventTail } from "./event-tail.js";
 import { startHttpListener } from "./http-listener.js";
+import { createLogIntegrityCheck } from "./log-integrity.js";
 import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
@@ -54,6 +54,8 @@ export interface Daemon {
   readonly socketPath: string;
   /** The HTTP listener's base URL, unless socket-only. */
   readonly httpUrl: string | null;
+  /** The reviewer API's own listener, when `dashboard.listen` puts it apart from the gateway. */
+  readonly dashboardUrl: string | null;
   readonly oversight: OversightService;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
@@ -181,7 +183,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       targets: options.config?.notifications?.webhooks ?? [],
       logger: logger.child({ component: "webhooks" }),
     });
-    tail.subscribe((events) => webhooks.notify(events));
+    // Only what happens from now on: the tail first reads the whole log, already notified before a restart.
+    const notifyAfterSeq = (await store.head())?.seq ?? 0;
+    tail.subscribe((events) => webhooks.notify(events.filter((event) => event.seq > notifyAfterSeq)));
     cleanups.push(() => webhooks.close());
 
     let requestShutdown: () => void = () => {};
@@ -255,6 +259,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cleanups.push(() => rpcServer.close());
 
     let httpUrl: string | null = null;
+    let dashboardUrl: string | null = null;
     if (!options.socketOnly) {
       const listen = options.config?.listen ?? { host: "127.0.0.1", port: 7400 };
       const agentOf = (request: IncomingMessage) => {
@@ -287,7 +292,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         traffic,
       });
       cleanups.push(() => gateway.close());
-      let integrity: { at: number; seq: number; report: unknown } | null = null;
       const api = new OversightApi({
         accounts: reviewerAccounts,
         sessions: new DashboardSessions({
@@ -299,28 +303,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         tail,
         store,
         policy: { path: options.policyPath, version: () => holder.current.version },
-        logIntegrity: async () => {
-          // Verifying re-reads the whole log: at most once per 10 s, and again when the head moved.
-          const head = (await store.head())?.seq ?? 0;
-          if (!integrity || (integrity.seq !== head && Date.now() - integrity.at > 10_000)) {
-            await store.flush();
-            const report = await verifyDataDir({
-              dataDir,
-              ...(options.witness ? { witness: options.witness } : {}),
-            });
-            integrity = {
-              at: Date.now(),
-              seq: head,
-              report: { ...report, checkedAt: new Date().toISOString() },
-            };
-          }
-          return integrity.report;
-        },
+        logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });
+      const apart = options.config?.dashboard?.listen;
+      if (apart) {
+        const dashboardListener = await startHttpListener({
+          api,
+          host: apart.host,
+          port: apart.port,
+          ...(apart.allowedHosts ? { allowedHosts: apart.allowedHosts } : {}),
+          mcpServers: new Map(),
+          logger,
+        });
+        cleanups.push(() => dashboardListener.close());
+        dashboardUrl = dashboardListener.url;
+      }
       const listener = await startHttpListener({
-        api,
+        ...(apart ? {} : { api }),
         gateway,
         host: listen.host,
         port: listen.port,
@@ -348,6 +349,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return {
       socketPath,
       httpUrl,
+      dashboardUrl,
       oversight,
       stopped,
       close: async () => {

@@ -32,6 +32,8 @@ export class EventTail {
   /** `hour (ISO, to the hour)` → rule → held calls. */
   readonly #holdsPerHour = new Map<string, Map<string, number>>();
   readonly #shadowHits = new Map<string, number>();
+  /** `hour` → agent → tool calls. */
+  readonly #callsPerHour = new Map<string, Map<string, number>>();
   #cursor = 0;
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
@@ -98,11 +100,19 @@ export class EventTail {
   }
 
   holdsPerHour(): { hour: string; ruleId: string; held: number }[] {
-    const rows: { hour: string; ruleId: string; held: number }[] = [];
-    for (const [hour, rules] of [...this.#holdsPerHour].sort(([a], [b]) => a.localeCompare(b))) {
-      for (const [ruleId, held] of rules) rows.push({ hour, ruleId, held });
-    }
-    return rows;
+    return perHourRows(this.#holdsPerHour).map(({ hour, key, count }) => ({
+      hour,
+      ruleId: key,
+      held: count,
+    }));
+  }
+
+  toolCallsPerHour(): { hour: string; agentId: string; calls: number }[] {
+    return perHourRows(this.#callsPerHour).map(({ hour, key, count }) => ({
+      hour,
+      agentId: key,
+      calls: count,
+    }));
   }
 
   shadowHits(): Record<string, number> {
@@ -114,20 +124,9 @@ export class EventTail {
       this.#findings.push(event);
       if (this.#findings.length > maximumFindings) this.#findings.shift();
     }
-    if (event.type === "approval-request") {
-      const hour = `${event.time.slice(0, 13)}:00:00Z`;
-      let rules = this.#holdsPerHour.get(hour);
-      if (!rules) {
-        rules = new Map();
-        this.#holdsPerHour.set(hour, rules);
-        while (this.#holdsPerHour.size > hoursKept) {
-          const oldest = [...this.#holdsPerHour.keys()].sort()[0]!;
-          this.#holdsPerHour.delete(oldest);
-        }
-      }
-      const ruleId = (event.data as { ruleId: string }).ruleId;
-      rules.set(ruleId, (rules.get(ruleId) ?? 0) + 1);
-    }
+    if (event.type === "approval-request")
+      countPerHour(this.#holdsPerHour, event.time, (event.data as { ruleId: string }).ruleId);
+    if (event.type === "tool-call") countPerHour(this.#callsPerHour, event.time, event.agentId);
     if (event.type === "policy-decision") {
       const matches = (event.data as { matches?: { ruleId: string; mode: string }[] }).matches ?? [];
       for (const match of matches) {
@@ -162,4 +161,25 @@ export class EventTail {
     )
       agent.denied += 1;
   }
+}
+
+function countPerHour(table: Map<string, Map<string, number>>, time: string, key: string): void {
+  const hour = `${time.slice(0, 13)}:00:00Z`;
+  let counts = table.get(hour);
+  if (!counts) {
+    counts = new Map();
+    table.set(hour, counts);
+    while (table.size > hoursKept) table.delete([...table.keys()].sort()[0]!);
+  }
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function perHourRows(
+  table: Map<string, Map<string, number>>,
+): { hour: string; key: string; count: number }[] {
+  const rows: { hour: string; key: string; count: number }[] = [];
+  for (const [hour, counts] of [...table].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [key, count] of counts) rows.push({ hour, key, count });
+  }
+  return rows;
 }

@@ -228,7 +228,7 @@ export class OversightApi {
       if (!found) continue;
       const parameters: Record<string, string> = {};
       names.forEach((name, index) => {
-        parameters[name] = decodeURIComponent(found[index + 1]!);
+        parameters[name] = safeDecode(found[index + 1]!);
       });
       return { route, parameters };
     }
@@ -470,6 +470,7 @@ export class OversightApi {
             heldCalls: approvals.list().length,
             findings: tail.findings().length,
             holdsPerHour: tail.holdsPerHour(),
+            toolCallsPerHour: tail.toolCallsPerHour(),
             killSwitch: oversight.killSwitchState(),
           }),
       },
@@ -518,8 +519,9 @@ export class OversightApi {
     };
     const rule = constitution.rules?.find((candidate) => candidate.id === call.ruleId);
     const found = this.#options.approvals.get(call.approvalId);
+    const { callKey: _internal, ...shown } = call;
     return {
-      ...call,
+      ...shown,
       rationale: rule?.rationale ?? rule?.description ?? null,
       approvedBy: found?.approvedBy ?? [],
     };
@@ -605,6 +607,15 @@ export class OversightApi {
     sendEvents(backlog.filter((event) => event.seq <= head));
     backlogDone = true;
     sendEvents(queued);
+  }
+}
+
+/** A malformed escape stays as it is: the lookup then finds nothing (404, after authorisation). */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }
 

@@ -52,7 +52,7 @@ export const rpcParamSchemas = {
       approvalId: z.string(),
       outcome: z.literal("approved"),
       reviewer: z.string().min(1),
-      scope: z.enum(["once", "session"]),
+      scope: z.enum(["once", "session", "always"]),
     }),
     z.object({
       approvalId: z.string(),

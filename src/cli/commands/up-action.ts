@@ -48,7 +48,7 @@ export async function runUp(options: UpOptions): Promise<void> {
   process.once("SIGINT", stop);
   if (!policy) logger.warn("no constitution given (--policy): every tool call will be denied");
   printLine(
-    `warden daemon running for ${dataDir} (socket ${daemon.socketPath}${daemon.httpUrl ? `, http ${daemon.httpUrl}` : ""}); stop with Ctrl-C or "warden down"`,
+    `warden daemon running for ${dataDir} (socket ${daemon.socketPath}${daemon.httpUrl ? `, http ${daemon.httpUrl}` : ""}${daemon.dashboardUrl ? `, dashboard ${daemon.dashboardUrl}` : ""}); stop with Ctrl-C or "warden down"`,
   );
   await daemon.stopped;
 }
