@@ -10,6 +10,7 @@ import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
+import { loadConstitutionFile } from "../policy/load-constitution-file.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
@@ -66,9 +67,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
+    const redactSecrets = createSecretRedactor(keys.fingerprintKey);
     const store = new SqliteEventStore({
       file: path.join(dataDir, dataFiles.store),
-      redact: createSecretRedactor(keys.fingerprintKey),
+      redact: redactSecrets,
     });
     cleanups.push(() => store.close());
 
@@ -117,9 +119,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     await oversight.restore();
     // Detectors read committed events on their own schedule: never on the request path.
+    // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
+    const tripwiresOf = async () => {
+      if (!options.policyPath) return null;
+      const loaded = await loadConstitutionFile(options.policyPath);
+      return loaded.ok ? (loaded.constitution.tripwires ?? null) : null;
+    };
+    let tripwires = await tripwiresOf();
+    let tripwiresVersion = holder.current.version;
+    const currentTripwires = () => {
+      if (holder.current.version !== tripwiresVersion) {
+        tripwiresVersion = holder.current.version;
+        void tripwiresOf().then((loaded) => {
+          tripwires = loaded;
+        });
+      }
+      return tripwires;
+    };
     const detection = await startDetectionPipeline({
       store,
-      detectors: createDefaultDetectors(),
+      detectors: createDefaultDetectors({
+        tripwires: {
+          tripwires: currentTripwires,
+          fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+        },
+      }),
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
