@@ -15,6 +15,7 @@ import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
+import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { startHttpListener } from "./http-listener.js";
@@ -138,12 +139,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
     const detection = await startDetectionPipeline({
       store,
-      detectors: createDefaultDetectors({
-        tripwires: {
-          tripwires: currentTripwires,
-          fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
-        },
-      }),
+      detectors: [
+        ...createDefaultDetectors({
+          tripwires: {
+            tripwires: currentTripwires,
+            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+          },
+        }),
+        createClaimsDetector(),
+      ],
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());

@@ -11,7 +11,9 @@ export function registerDecoys(program: Command): void {
       "after",
       [
         "",
-        "Put it behind `warden mcp` like any upstream server, so its calls are decided and recorded:",
+        "Put it behind `warden mcp` like any upstream server, so its calls are decided and recorded.",
+        "",
+        "Example:",
         "  warden mcp --constitution policy.yaml -- warden decoys --constitution policy.yaml",
         "Every decoy answers with the same plain reply and does nothing; the record of the call is",
         "what the tripwires detector reports (severity critical).",
