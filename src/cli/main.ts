@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
 import { registerClassify } from "./commands/classify.js";
+import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
 import { registerExec } from "./commands/exec.js";
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerClassify(program);
   registerExport(program);
   registerUsers(program);
+  registerDecoys(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

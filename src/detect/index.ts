@@ -6,6 +6,7 @@ import { createOversightReasoningDetector } from "./oversight-reasoning/oversigh
 import { createRefusalDetector } from "./refusal/refusal-detector.js";
 import { createRefusalSpikeDetector } from "./refusal-spike/refusal-spike-detector.js";
 import { createToolPoisoningDetector } from "./tool-poisoning/tool-poisoning-detector.js";
+import { createTripwireDetector, type TripwireDetectorOptions } from "./tripwires/tripwire-detector.js";
 import { createUnexpectedToolDetector } from "./unexpected-tool/unexpected-tool-detector.js";
 
 export { classifyJsonLines } from "./classify-json-lines.js";
@@ -50,14 +51,27 @@ export {
   toolPoisoningClassifier,
 } from "./tool-poisoning/tool-poisoning-classifier.js";
 export { createToolPoisoningDetector } from "./tool-poisoning/tool-poisoning-detector.js";
+export { createDecoyServer, decoyReply } from "./tripwires/decoy-server.js";
+export { decoyFingerprints, plantDecoyFiles } from "./tripwires/plant-decoys.js";
+export {
+  createTripwireDetector,
+  type TripwireDetectorOptions,
+  type TripwireSet,
+} from "./tripwires/tripwire-detector.js";
 export {
   createUnexpectedToolDetector,
   type UnexpectedToolOptions,
 } from "./unexpected-tool/unexpected-tool-detector.js";
 
+export interface DefaultDetectorOptions {
+  /** The decoys in force and the store's fingerprint; without them there is no tripwire detector. */
+  tripwires?: TripwireDetectorOptions;
+}
+
 /** The detectors the daemon runs by default. */
-export function createDefaultDetectors(): Detector[] {
+export function createDefaultDetectors(options: DefaultDetectorOptions = {}): Detector[] {
   return [
+    ...(options.tripwires ? [createTripwireDetector(options.tripwires)] : []),
     createRefusalDetector(),
     createOversightReasoningDetector(),
     createToolPoisoningDetector(),

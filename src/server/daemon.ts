@@ -13,11 +13,13 @@ import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
+import { loadConstitutionFile } from "../policy/load-constitution-file.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
 import { applyRetention } from "../store/retention.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
+import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
@@ -83,14 +85,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
-    const redact = createSecretRedactor(keys.fingerprintKey);
+    const redactSecrets = createSecretRedactor(keys.fingerprintKey);
     const backingStore: EventStore = options.postgres
       ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
           url: options.postgres.url,
           ...(options.postgres.chain === undefined ? {} : { chain: options.postgres.chain }),
-          redact,
+          redact: redactSecrets,
         })
-      : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact });
+      : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact: redactSecrets });
     cleanups.push(() => backingStore.close());
     // Every append, whichever listener it came through (socket, gateway, SDK, dashboard), counts
     // towards the next checkpoint.
@@ -161,9 +163,34 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     await oversight.restore();
     // Detectors read committed events on their own schedule: never on the request path.
+    // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
+    const tripwiresOf = async () => {
+      if (!options.policyPath) return null;
+      const loaded = await loadConstitutionFile(options.policyPath);
+      return loaded.ok ? (loaded.constitution.tripwires ?? null) : null;
+    };
+    let tripwires = await tripwiresOf();
+    let tripwiresVersion = holder.current.version;
+    const currentTripwires = () => {
+      if (holder.current.version !== tripwiresVersion) {
+        tripwiresVersion = holder.current.version;
+        void tripwiresOf().then((loaded) => {
+          tripwires = loaded;
+        });
+      }
+      return tripwires;
+    };
     const detection = await startDetectionPipeline({
       store,
-      detectors: createDefaultDetectors(),
+      detectors: [
+        ...createDefaultDetectors({
+          tripwires: {
+            tripwires: currentTripwires,
+            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+          },
+        }),
+        createClaimsDetector(),
+      ],
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
