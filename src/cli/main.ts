@@ -4,6 +4,7 @@ import { registerApprovals, registerTools } from "./commands/approvals.js";
 import { registerClassify } from "./commands/classify.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerEval } from "./commands/eval.js";
 import { registerExec } from "./commands/exec.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
@@ -39,6 +40,7 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerEval(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -4,6 +4,7 @@ import path from "node:path";
 import { ApprovalQueue } from "../approvals/approval-queue.js";
 import type { WardenConfig } from "../core/config.js";
 import { dataFiles } from "../core/data-dir.js";
+import type { EventStore } from "../core/event-store.js";
 import { WardenError } from "../core/errors.js";
 import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
@@ -40,6 +41,8 @@ export interface Daemon {
   /** The HTTP listener's base URL, unless socket-only. */
   readonly httpUrl: string | null;
   readonly oversight: OversightService;
+  /** The store the daemon owns (in-process users such as `warden eval run` append through it). */
+  readonly store: EventStore;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
   close(): Promise<void>;
@@ -252,6 +255,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       socketPath,
       httpUrl,
       oversight,
+      store,
       stopped,
       close: async () => {
         requestShutdown();

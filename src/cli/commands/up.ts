@@ -11,7 +11,7 @@ import { printLine } from "../output.js";
 const defaultKeyVariables = { openai: "OPENAI_API_KEY", anthropic: "ANTHROPIC_API_KEY" } as const;
 
 /** `--upstream openai=https://api.openai.com` → an upstream named after its format. */
-function parseUpstreamFlag(flag: string): WardenConfig["upstreams"][number] {
+export function parseUpstreamFlag(flag: string): WardenConfig["upstreams"][number] {
   const match = /^(openai|anthropic)=(https?:\/\/.+)$/.exec(flag);
   if (!match) throw new WardenError("usage", `--upstream must be openai=URL or anthropic=URL, not "${flag}"`);
   const format = match[1] as "openai" | "anthropic";
