@@ -5,6 +5,7 @@ import { registerClassify } from "./commands/classify.js";
 import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerEval } from "./commands/eval.js";
 import { registerExec } from "./commands/exec.js";
 import { registerExport } from "./commands/export.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
@@ -45,6 +46,7 @@ export function createProgram(): Command {
   registerExport(program);
   registerUsers(program);
   registerDecoys(program);
+  registerEval(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -59,6 +59,8 @@ export interface Daemon {
   /** The reviewer API's own listener, when `dashboard.listen` puts it apart from the gateway. */
   readonly dashboardUrl: string | null;
   readonly oversight: OversightService;
+  /** The store the daemon owns (in-process users such as `warden eval run` append through it). */
+  readonly store: EventStore;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
   close(): Promise<void>;
@@ -378,6 +380,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       httpUrl,
       dashboardUrl,
       oversight,
+      store,
       stopped,
       close: async () => {
         requestShutdown();
