@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WardenClient } from "../src/sdk/index.js";
 import { PostgresEventStore } from "../src/store/postgres/postgres-event-store.js";
 import { verifyLog } from "../src/store/verify-log.js";
-import { createAgentToken, createSandbox, startWardenUp } from "./helpers/mcp-client.js";
+import { createAgentToken, createSandbox, runWarden, startWardenUp } from "./helpers/mcp-client.js";
 import { createTemporaryDatabase, skipPostgres } from "./helpers/postgres.js";
 
 const constitution = `version: 1
@@ -129,5 +129,55 @@ describe.skipIf(skipPostgres)("warden up replicas on one PostgreSQL database", (
     });
     expect((await again.decide("write_note", { after: "restart" })).effect).toBe("allow");
     expect((await verifyChain(database.url, "r1")).problems).toEqual([]);
+  });
+
+  it("a kill switch engaged on one replica stops the agent on the other at once, and release lifts it", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const [a, b] = await Promise.all([startReplica(database.url, "r1"), startReplica(database.url, "r2")]);
+    const onB = new WardenClient({ baseUrl: b.baseUrl, token: b.token, sessionId: "s-halt" });
+    expect((await onB.decide("write_note", { before: true })).effect).toBe("allow");
+
+    const engaged = runWarden([
+      "kill-switch",
+      "engage",
+      "--agent",
+      "agent-1",
+      "--reason",
+      "incident 42",
+      "--data-dir",
+      a.sandbox.dataDir,
+    ]);
+    expect(engaged.code).toBe(0);
+    const started = performance.now();
+    let halted: Awaited<ReturnType<WardenClient["decide"]>>;
+    for (;;) {
+      halted = await onB.decide("write_note", { during: true });
+      if (halted.effect === "deny" || performance.now() - started > 5000) break;
+    }
+    const propagationMs = performance.now() - started;
+    process.stdout.write(`kill switch propagated to the other replica in ${propagationMs.toFixed(1)} ms\n`);
+    expect(halted).toMatchObject({ effect: "deny" });
+    expect(halted.effect === "deny" && halted.message).toMatch(/incident 42/);
+    expect(propagationMs).toBeLessThan(2000);
+
+    expect(
+      runWarden(["kill-switch", "release", "--agent", "agent-1", "--data-dir", a.sandbox.dataDir]).code,
+    ).toBe(0);
+    const released = performance.now();
+    let after: Awaited<ReturnType<WardenClient["decide"]>>;
+    for (;;) {
+      after = await onB.decide("write_note", { after: true });
+      if (after.effect === "allow" || performance.now() - released > 5000) break;
+    }
+    expect(after.effect).toBe("allow");
+
+    // A replica started after the halt learns it from the other chains at start.
+    expect(
+      runWarden(["kill-switch", "engage", "--data-dir", a.sandbox.dataDir, "--reason", "all stop"]).code,
+    ).toBe(0);
+    const c = await startReplica(database.url, "r3");
+    const onC = new WardenClient({ baseUrl: c.baseUrl, token: c.token, sessionId: "s-late" });
+    expect(await onC.decide("write_note", { late: true })).toMatchObject({ effect: "deny" });
   });
 });

@@ -164,6 +164,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       agentUsage: (agentId) => traffic.usageOf(agentId),
     });
     await oversight.restore();
+    // Replicas on one PostgreSQL database share kill-switch uses and grants: every chain's, in
+    // commit order, at start, then each as it commits.
+    if (options.postgres) {
+      const { PostgresEventStore, replicatedEventTypes } = await import(
+        "../store/postgres/postgres-event-store.js"
+      );
+      if (backingStore instanceof PostgresEventStore) {
+        await backingStore.subscribeReplicated((event) => oversight.applyReplicated(event));
+        for (let afterPosition = 0; ; ) {
+          const events = await backingStore.readAllChains({
+            types: [...replicatedEventTypes],
+            afterPosition,
+            limit: 1000,
+          });
+          if (events.length === 0) break;
+          for (const event of events) await oversight.applyReplicated(event);
+          afterPosition = events.at(-1)!.position;
+        }
+      }
+    }
     // Detectors read committed events on their own schedule: never on the request path.
     // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
     const tripwiresOf = async () => {

@@ -4,6 +4,7 @@ import { canonicalJson } from "../core/canonical-json.js";
 import type { Decision, PolicyDecision } from "../core/decision.js";
 import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
+import type { StoredEvent } from "../core/events.js";
 import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import {
@@ -177,6 +178,37 @@ export class OversightService implements Oversight {
       `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
     );
     return { engaged, deniedHeldCalls };
+  }
+
+  /**
+   * An oversight event another replica recorded (PostgreSQL replicas share the database): a
+   * kill-switch use or a grant. It takes effect here as it did there, without being recorded
+   * again; a halt also denies the calls held here in its scope.
+   */
+  async applyReplicated(event: StoredEvent): Promise<void> {
+    if (event.type === "grant-created" || event.type === "grant-revoked") {
+      this.#approvals.grants.restore(event);
+      return;
+    }
+    if (event.type !== "kill-switch") return;
+    const data = event.data as {
+      engaged: boolean;
+      by: string;
+      reason?: string;
+      scope?: KillSwitchScope;
+      target?: string;
+    };
+    const scope = data.scope ?? "all";
+    this.#setHalt(scope, data.target, data.engaged, data.reason ?? "");
+    if (!data.engaged) return;
+    await this.#approvals.denyWhere(
+      (call) =>
+        scope === "all" ||
+        (scope === "agent" && call.identity.agentId === data.target) ||
+        (scope === "session" && call.identity.sessionId === data.target),
+      data.by,
+      `stopped by the kill switch${data.reason ? `: ${data.reason}` : ""}`,
+    );
   }
 
   killSwitchState(): {

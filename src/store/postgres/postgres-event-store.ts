@@ -7,6 +7,9 @@ import { createIdFactory } from "../../core/ids.js";
 import type { EventRow } from "../sqlite/sqlite-event-store.js";
 import { postgresMigrations } from "./schema.js";
 
+/** Event types other replicas apply as soon as they commit (announced with NOTIFY). */
+export const replicatedEventTypes = ["kill-switch", "grant-created", "grant-revoked"] as const;
+
 export interface PostgresEventStoreOptions {
   /** A `postgres://` connection string. */
   url: string;
@@ -38,6 +41,8 @@ const lockNamespace = 0x5741_5244;
  */
 export class PostgresEventStore implements EventStore {
   readonly chain: string;
+  readonly #url: string;
+  #listener: pg.Client | null = null;
   readonly #writer: pg.Client;
   readonly #readers: pg.Pool;
   readonly #redact: (data: unknown) => unknown;
@@ -59,6 +64,7 @@ export class PostgresEventStore implements EventStore {
     head: { seq: number; hash: string },
   ) {
     this.chain = options.chain ?? "main";
+    this.#url = options.url;
     this.#writer = writer;
     this.#readers = readers;
     this.#redact = options.redact ?? ((data) => data);
@@ -204,6 +210,36 @@ export class PostgresEventStore implements EventStore {
     }));
   }
 
+  /**
+   * Calls `handler` with each kill-switch or grant event another replica commits, as it commits
+   * (LISTEN/NOTIFY). Resolves once listening.
+   */
+  async subscribeReplicated(handler: (event: StoredEvent) => void | Promise<void>): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.#url });
+    await listener.connect();
+    listener.on("error", () => {
+      // A dropped listener means later announcements are missed until restart; the events are
+      // still in the database and are applied by restore() on the next start.
+    });
+    listener.on("notification", (message) => {
+      const [chain, seq] = (message.payload ?? "").split(" ");
+      if (chain === undefined || seq === undefined || chain === this.chain) return;
+      void this.#readers
+        .query<{ hash: string; body: string }>(
+          "SELECT hash, body FROM warden_events WHERE chain = $1 AND seq = $2",
+          [chain, Number(seq)],
+        )
+        .then(async (result) => {
+          const row = result.rows[0];
+          if (row !== undefined)
+            await handler({ ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash });
+        })
+        .catch(() => {});
+    });
+    await listener.query("LISTEN warden_oversight");
+    this.#listener = listener;
+  }
+
   /** The head of every chain in the database (what a checkpoint commits to). */
   async chainHeads(): Promise<{ chain: string; seq: number; hash: string }[]> {
     const result = await this.#readers.query<{ chain: string; seq: string; hash: string }>(
@@ -235,6 +271,7 @@ export class PostgresEventStore implements EventStore {
     await this.flush();
     this.#closed = true;
     // Ending the connection releases the chain's advisory lock.
+    await this.#listener?.end().catch(() => {});
     await this.#writer.end().catch(() => {});
     await this.#readers.end().catch(() => {});
   }

@@ -28,4 +28,11 @@ export const postgresMigrations: string[] = [
      FOR EACH ROW EXECUTE FUNCTION warden_events_append_only();
    CREATE TRIGGER warden_events_no_truncate BEFORE TRUNCATE ON warden_events
      FOR EACH STATEMENT EXECUTE FUNCTION warden_events_append_only();`,
+  // Oversight events (kill switch, grants) are announced to the other replicas when they commit:
+  // NOTIFY is delivered only after the inserting transaction commits.
+  `CREATE FUNCTION warden_events_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN PERFORM pg_notify('warden_oversight', NEW.chain || ' ' || NEW.seq); RETURN NULL; END $$;
+   CREATE TRIGGER warden_events_announce AFTER INSERT ON warden_events
+     FOR EACH ROW WHEN (NEW.type IN ('kill-switch', 'grant-created', 'grant-revoked'))
+     EXECUTE FUNCTION warden_events_announce();`,
 ];
