@@ -111,6 +111,24 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
   "kill-switch": { engaged: true, reason: "the agent stops oversight", reviewer: "agent-1" },
   "tokens-create": { agentId: "agent-2" },
   shutdown: {},
+  "sandbox-change-set": {
+    identity,
+    workspace: "/work",
+    sandboxSessionId: "s1",
+    run: {
+      command: ["true"],
+      exitCode: 0,
+      timedOut: false,
+      durationMs: 1,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      droppedBytes: 0,
+    },
+  },
+  "changes-list": {},
+  "changes-show": { changeSetId: "01J0000000000000000000000" },
+  "changes-apply": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
+  "changes-discard": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
 };
 
 const operatorOnly = [
@@ -120,6 +138,10 @@ const operatorOnly = [
   "kill-switch",
   "tokens-create",
   "shutdown",
+  "changes-list",
+  "changes-show",
+  "changes-apply",
+  "changes-discard",
 ] as const;
 
 async function expectStillServing(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerChanges } from "./commands/changes.js";
 import { registerClassify } from "./commands/classify.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
@@ -39,6 +40,7 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerChanges(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

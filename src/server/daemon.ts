@@ -15,6 +15,7 @@ import { createSecretRedactor } from "../store/redact-secrets.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { AgentTokens } from "./agent-tokens.js";
+import { ChangeSetService } from "./change-set-service.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { startHttpListener } from "./http-listener.js";
 import { OversightService } from "./oversight-service.js";
@@ -116,6 +117,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       agentUsage: (agentId) => traffic.usageOf(agentId),
     });
     await oversight.restore();
+    const changeSets = new ChangeSetService({ store, oversight, approvals, dataDir, logger });
+    await changeSets.restore();
     // Detectors read committed events on their own schedule: never on the request path.
     const detection = await startDetectionPipeline({
       store,
@@ -187,6 +190,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       shutdown: async () => {
         setImmediate(requestShutdown);
         return { stopping: true };
+      },
+      "sandbox-change-set": (params) =>
+        afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "changes-list": async () => changeSets.list(),
+      "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
+      "changes-apply": (params) => {
+        const { changeSetId, reviewer } = params as { changeSetId: string; reviewer: string };
+        return afterAppend(changeSets.apply(changeSetId, reviewer));
+      },
+      "changes-discard": (params) => {
+        const { changeSetId, reviewer, reason } = params as {
+          changeSetId: string;
+          reviewer: string;
+          reason: string;
+        };
+        return afterAppend(changeSets.discard(changeSetId, reviewer, reason));
       },
     };
     const socketPath = path.join(dataDir, dataFiles.socket);
