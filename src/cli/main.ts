@@ -10,6 +10,7 @@ import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
@@ -41,6 +42,7 @@ export function createProgram(): Command {
   registerDemo(program);
   registerClassify(program);
   registerChanges(program);
+  registerSandboxMcp(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

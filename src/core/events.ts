@@ -133,6 +133,8 @@ export const eventDataSchemas = {
         .passthrough(),
     ),
     needsPerson: z.array(z.object({ path: z.string(), reason: z.string() })),
+    /** The session goes on after this change set (sandbox-mcp, `exec --session`): its layer is kept. */
+    continuing: z.boolean().optional(),
   }),
   /** What became of a change set: applied, discarded, held for a person, or refused on conflict. */
   "change-set-outcome": z.object({

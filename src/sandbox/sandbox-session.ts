@@ -24,6 +24,7 @@ import {
   openWorkspaceLayer,
   readBaseStates,
   removeWorkspaceLayer,
+  resetWorkspaceLayer,
   type WorkspaceLayer,
   writeBaseStates,
 } from "./workspace-layer.js";
@@ -77,6 +78,8 @@ export interface SandboxSession {
   apply(changeSet: ChangeSet, paths?: ReadonlySet<string>): ApplyResult;
   /** Deletes the scratch layer: every change not applied is dropped. */
   discard(): void;
+  /** Empties the scratch layer but keeps the session usable (its next command starts afresh). */
+  reset(): Promise<void>;
 }
 
 const systemDirectories = [
@@ -195,6 +198,7 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
       return result;
     },
     discard: () => removeWorkspaceLayer(layer),
+    reset: () => serialized(async () => resetWorkspaceLayer(layer)),
   };
 }
 

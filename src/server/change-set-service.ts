@@ -49,6 +49,8 @@ export interface SubmitChangeSetRequest {
   run: SandboxRunReport;
   /** Hold for a person whatever the constitution says. */
   review: boolean;
+  /** More commands will run in this session: keep its layer after applying or discarding. */
+  continuing?: boolean;
 }
 
 export type ChangeSetAnswer =
@@ -80,6 +82,7 @@ interface Staged {
   facts: ChangeSetFacts;
   identity: CallIdentity;
   callId: string;
+  continuing: boolean;
   status: ChangeSetStatus;
   ruleId: string | null;
   /** Set while a hold for it is in the approval queue. */
@@ -167,6 +170,7 @@ export class ChangeSetService {
               spanId: event.parentSpanId ?? event.spanId,
             },
             callId: data.callId,
+            continuing: data.continuing === true,
             status: "staged",
             ruleId: null,
             createdAt: event.time,
@@ -204,7 +208,7 @@ export class ChangeSetService {
     const changeSet = await session.changeSet(request.commandStartedAtCtimeNs);
     if (changeSet.changes.length === 0) {
       await this.#supersede(session.id, null);
-      session.discard();
+      if (!request.continuing) session.discard();
       return { outcome: "empty", sandboxSessionId: session.id };
     }
     const needsPerson = session.needsPerson(changeSet);
@@ -234,6 +238,7 @@ export class ChangeSetService {
       facts,
       identity,
       callId: decided.callId,
+      continuing: request.continuing === true,
       status: "staged",
       ruleId: ruleIdOf(decided.applied),
       createdAt: new Date().toISOString(),
@@ -250,6 +255,7 @@ export class ChangeSetService {
         facts,
         changes: changeSet.changes.map((change) => ({ ...change })),
         needsPerson,
+        ...(request.continuing ? { continuing: true } : {}),
       },
     });
     const applied = decided.applied;
@@ -361,7 +367,9 @@ export class ChangeSetService {
     }
     staged.status = "applied";
     delete staged.lastConflicts;
-    session.discard();
+    // A continuing session keeps its layer: what it holds now equals the workspace, so the
+    // next capture reports only newer changes.
+    if (!staged.continuing) session.discard();
     await this.#outcome(staged, { outcome: "applied", ruleId, by });
     return this.#answer(staged, "applied", {});
   }
@@ -374,7 +382,17 @@ export class ChangeSetService {
   ): Promise<ChangeSetAnswer> {
     if (staged.status !== "staged") throw this.#notStaged(staged);
     staged.status = "discarded";
-    this.#session(staged.changeSet.workspace, staged.changeSet.sessionId).discard();
+    const session = this.#session(staged.changeSet.workspace, staged.changeSet.sessionId);
+    if (!staged.continuing) session.discard();
+    else
+      await session.reset().catch((error: unknown) => {
+        // A command is running in the layer: its next change set still holds these changes and
+        // is decided again.
+        this.#logger.warn(
+          { error: String(error), changeSetId: staged.changeSet.id },
+          "could not reset a continuing session's layer",
+        );
+      });
     await this.#outcome(staged, { outcome: "discarded", ruleId, by, reason });
     return this.#answer(staged, "discarded", { reason });
   }

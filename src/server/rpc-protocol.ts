@@ -91,6 +91,7 @@ export const rpcParamSchemas = {
       droppedBytes: z.number().int(),
     }),
     review: z.boolean().default(false),
+    continuing: z.boolean().default(false),
   }),
   "changes-list": z.object({}).optional(),
   "changes-show": z.object({ changeSetId: z.string().min(1).max(100) }),

@@ -78,6 +78,7 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
         droppedBytes: execution.stdout.droppedBytes + execution.stderr.droppedBytes,
       },
       review: options.review === true,
+      continuing: options.session !== undefined,
     });
     printChangeSetAnswer(answer as never, { diffs: options.review === true });
   } catch (error) {
