@@ -112,6 +112,24 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
   "tokens-create": { agentId: "agent-2" },
   shutdown: {},
   "users-add": { name: "agent-1", role: "admin", password: "the agent wants in" },
+  "sandbox-change-set": {
+    identity,
+    workspace: "/work",
+    sandboxSessionId: "s1",
+    run: {
+      command: ["true"],
+      exitCode: 0,
+      timedOut: false,
+      durationMs: 1,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      droppedBytes: 0,
+    },
+  },
+  "changes-list": {},
+  "changes-show": { changeSetId: "01J0000000000000000000000" },
+  "changes-apply": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
+  "changes-discard": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
 };
 
 const operatorOnly = [
@@ -122,6 +140,10 @@ const operatorOnly = [
   "tokens-create",
   "shutdown",
   "users-add",
+  "changes-list",
+  "changes-show",
+  "changes-apply",
+  "changes-discard",
 ] as const;
 
 async function expectStillServing(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerChanges } from "./commands/changes.js";
 import { registerClassify } from "./commands/classify.js";
 import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
@@ -12,6 +13,7 @@ import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
@@ -47,6 +49,8 @@ export function createProgram(): Command {
   registerUsers(program);
   registerDecoys(program);
   registerEval(program);
+  registerChanges(program);
+  registerSandboxMcp(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -9,7 +9,7 @@ const json = z.unknown();
  */
 const toolCallData = z.object({
   callId: z.string(),
-  via: z.enum(["mcp", "gateway", "sdk"]),
+  via: z.enum(["mcp", "gateway", "sdk", "sandbox"]),
   method: z.string().describe("The protocol method, e.g. tools/call or resources/read."),
   server: z.string(),
   tool: z.string(),
@@ -138,6 +138,41 @@ export const eventDataSchemas = {
     approvalId: z.string().optional(),
   }),
   "grant-revoked": z.object({ grantId: z.string(), by: z.string() }),
+  /**
+   * The cumulative change set of a sandbox session after a command, as staged for a decision:
+   * `facts` are what rules read (`tool.arguments` of the call `sandbox`/`change-set`, whose
+   * `tool-call` and `policy-decision` records carry the same `callId`).
+   */
+  "change-set": z.object({
+    changeSetId: z.string(),
+    sandboxSessionId: z.string(),
+    workspace: z.string(),
+    callId: z.string(),
+    facts: json,
+    changes: z.array(
+      z
+        .object({
+          path: z.string(),
+          kind: z.enum(["added", "modified", "deleted"]),
+          before: json,
+          after: json,
+        })
+        .passthrough(),
+    ),
+    needsPerson: z.array(z.object({ path: z.string(), reason: z.string() })),
+    /** The session goes on after this change set (sandbox-mcp, `exec --session`): its layer is kept. */
+    continuing: z.boolean().optional(),
+  }),
+  /** What became of a change set: applied, discarded, held for a person, or refused on conflict. */
+  "change-set-outcome": z.object({
+    changeSetId: z.string(),
+    outcome: z.enum(["applied", "discarded", "held", "refused", "superseded"]),
+    ruleId: z.string().nullable(),
+    by: z.string(),
+    approvalId: z.string().optional(),
+    conflicts: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
+    reason: z.string().optional(),
+  }),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

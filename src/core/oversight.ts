@@ -17,7 +17,7 @@ export interface CallIdentity {
 }
 
 export interface ToolCallRequest extends CallIdentity {
-  via: "mcp" | "gateway" | "sdk";
+  via: "mcp" | "gateway" | "sdk" | "sandbox";
   /** The protocol method: `tools/call`, `resources/read`, `prompts/get`, `sampling/createMessage`, ... */
   method: string;
   server: string;

@@ -21,6 +21,7 @@ import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
+import { ChangeSetService } from "./change-set-service.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
 import { EventTail } from "./event-tail.js";
@@ -184,6 +185,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         }
       }
     }
+    const changeSets = new ChangeSetService({ store, oversight, approvals, dataDir, logger });
+    await changeSets.restore();
     // Detectors read committed events on their own schedule: never on the request path.
     // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
     const tripwiresOf = async () => {
@@ -301,6 +304,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       shutdown: async () => {
         setImmediate(requestShutdown);
         return { stopping: true };
+      },
+      "sandbox-change-set": (params) =>
+        afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "changes-list": async () => changeSets.list(),
+      "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
+      "changes-apply": (params) => {
+        const { changeSetId, reviewer } = params as { changeSetId: string; reviewer: string };
+        return afterAppend(changeSets.apply(changeSetId, reviewer));
+      },
+      "changes-discard": (params) => {
+        const { changeSetId, reviewer, reason } = params as {
+          changeSetId: string;
+          reviewer: string;
+          reason: string;
+        };
+        return afterAppend(changeSets.discard(changeSetId, reviewer, reason));
       },
     };
     const socketPath = path.join(dataDir, dataFiles.socket);

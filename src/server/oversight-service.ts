@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ApprovalQueue } from "../approvals/approval-queue.js";
+import type { ApprovalOutcome, ApprovalQueue } from "../approvals/approval-queue.js";
 import { canonicalJson } from "../core/canonical-json.js";
 import type { Decision, PolicyDecision } from "../core/decision.js";
 import { WardenError } from "../core/errors.js";
@@ -16,6 +16,7 @@ import {
   type ToolDefinitionsCheck,
 } from "../core/oversight.js";
 import type { AgentUsageFacts } from "../gateway/index.js";
+import { defaultApprovers } from "../policy/compile-rules.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
 export interface PolicyDecider {
@@ -243,8 +244,69 @@ export class OversightService implements Oversight {
 
   async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
     const callId = this.#nextId();
-    const identity: CallIdentity = request;
     const policyDecision = this.#decide(request);
+    await this.#recordDecision(callId, request, policyDecision);
+    const applied = policyDecision.applied;
+    if (applied.effect === "deny") {
+      return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
+    }
+    const verdict: CallVerdict =
+      applied.effect === "allow" ? { effect: "allow", callId } : await this.#hold(callId, request, applied);
+    if (verdict.effect === "allow") this.#awaitResult(callId, request);
+    return verdict;
+  }
+
+  /**
+   * Decides and records like `decideToolCall`, but nobody waits for a person: a hold goes to
+   * the approval queue (durable before this resolves) and `outcome` settles when reviewers
+   * decide or the hold expires. For staged actions such as sandbox change sets. `hold` turns
+   * any decision but a denial into a hold by that rule (Warden's own "needs a person" rules,
+   * or a caller that asked for review), so the constitution cannot wave those through.
+   */
+  async decideStaged(
+    request: ToolCallRequest,
+    options: { hold?: { ruleId: string; holdMs: number } } = {},
+  ): Promise<{ callId: string; applied: Decision; outcome?: Promise<ApprovalOutcome> }> {
+    const callId = this.#nextId();
+    let policyDecision = this.#decide(request);
+    const forced = options.hold;
+    if (forced && policyDecision.applied.effect !== "deny") {
+      const hold: Decision = {
+        effect: "hold",
+        ruleId: forced.ruleId,
+        approvers: { roles: [...defaultApprovers.roles], count: defaultApprovers.count },
+        expiresAt: new Date(this.#now().getTime() + forced.holdMs).toISOString(),
+      };
+      policyDecision = {
+        ...policyDecision,
+        applied: hold,
+        matches: [...policyDecision.matches, { ruleId: forced.ruleId, effect: "hold", mode: "enforce" }],
+      };
+    }
+    await this.#recordDecision(callId, request, policyDecision);
+    const applied = policyDecision.applied;
+    if (applied.effect !== "hold") return { callId, applied };
+    const call = {
+      approvalId: callId,
+      callId,
+      identity: request,
+      ruleId: applied.ruleId,
+      approvers: applied.approvers,
+      expiresAt: applied.expiresAt,
+      server: request.server,
+      tool: request.tool,
+      arguments: request.arguments,
+      // A call key of its own lets a second, zero-wait hold join this one: it resolves once the
+      // approval request is durable, while the first keeps waiting for the outcome.
+      callKey: `staged:${callId}`,
+    };
+    const outcome = this.#approvals.hold(call);
+    await this.#approvals.hold(call, { waitMs: 0 });
+    return { callId, applied, outcome };
+  }
+
+  async #recordDecision(callId: string, request: ToolCallRequest, policyDecision: PolicyDecision) {
+    const identity: CallIdentity = request;
     // The call is ordered first and on its own: if the store cannot encode it (a non-finite
     // number, nesting deeper than it can walk), nothing is recorded, not a decision alone.
     // The decision then joins the same group commit; once it is durable, so is the call.
@@ -275,14 +337,6 @@ export class OversightService implements Oversight {
       data: { callId, ...policyDecision },
     });
     if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
-    const applied = policyDecision.applied;
-    if (applied.effect === "deny") {
-      return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
-    }
-    const verdict: CallVerdict =
-      applied.effect === "allow" ? { effect: "allow", callId } : await this.#hold(callId, request, applied);
-    if (verdict.effect === "allow") this.#awaitResult(callId, request);
-    return verdict;
   }
 
   async recordToolResult(
