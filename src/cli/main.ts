@@ -2,9 +2,12 @@ import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
 import { registerClassify } from "./commands/classify.js";
+import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
+import { registerEval } from "./commands/eval.js";
 import { registerExec } from "./commands/exec.js";
+import { registerExport } from "./commands/export.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
@@ -40,7 +43,10 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerExport(program);
   registerUsers(program);
+  registerDecoys(program);
+  registerEval(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -204,6 +204,19 @@ export const configSchema = z
       .strict()
       .optional()
       .describe("The reviewer dashboard served at /."),
+    retention: z
+      .object({
+        days: z
+          .number()
+          .min(183)
+          .default(183)
+          .describe(
+            "Events older than this are removed, up to a signed checkpoint that keeps the rest verifiable. At least 183 days (six months, as EU AI Act Art. 19 expects of high-risk systems).",
+          ),
+      })
+      .strict()
+      .default({ days: 183 })
+      .describe("How long the record is kept."),
   })
   .strict();
 

@@ -118,6 +118,13 @@ export const eventDataSchemas = {
     signature: z.string(),
   }),
   "eval-sample": z.object({ scenario: z.string() }).passthrough(),
+  /** Retention is about to remove every event up to `removedThroughSeq` (a checkpoint follows it). */
+  "retention-prune": z.object({
+    removedThroughSeq: z.number().int(),
+    removedEvents: z.number().int(),
+    olderThan: z.string(),
+    retentionDays: z.number(),
+  }),
   /** A reviewer's grant: later identical calls (server, tool, rule) of the session or agent are allowed. */
   "grant-created": z.object({
     grantId: z.string(),

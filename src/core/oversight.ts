@@ -12,6 +12,8 @@ export interface CallIdentity {
   traceId: string;
   /** The span of the call; results and decisions are children of it. */
   spanId: string;
+  /** The span the call was made in, e.g. the model call that proposed it. */
+  parentSpanId?: string;
 }
 
 export interface ToolCallRequest extends CallIdentity {

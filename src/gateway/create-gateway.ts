@@ -303,7 +303,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
     };
     const toolCalls: NonNullable<EventData<"model-response">["toolCalls"]> = [];
+    // The request is recorded once, as late as ordering allows: right after it is on its way
+    // upstream (hashing it then overlaps the upstream's work), or before any answer of Warden's own.
+    let requestRecorded = false;
+    const recordRequest = () => {
+      if (requestRecorded) return;
+      requestRecorded = true;
+      record("model-request", { provider, model, path: api.path, body });
+    };
     const recordResponse = (status: number, responseBody: unknown, streamed: boolean) => {
+      recordRequest();
       if (status < 300 && isRecord(responseBody)) limits.charge(call.agentId, responseBody.usage);
       record("model-response", {
         provider,
@@ -321,13 +330,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       reply(status, JSON.stringify(errorBody), headers);
     };
 
-    record("model-request", { provider, model, path: api.path, body });
     // Streams are not joined: their answer is the stream itself, written as it arrives.
     const joinKey =
       body.stream === true ? null : RetryJoins.keyOf(request, call.agentId, api.path, call.text);
     if (joinKey !== null && RetryJoins.isRetry(request)) {
       const earlier = retryJoins.find(joinKey);
       if (earlier !== undefined) {
+        recordRequest();
         const answer = await earlier.wait();
         record("model-response", {
           provider,
@@ -401,7 +410,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const abandoned = () => clientGone && !(attempt?.joined ?? false);
       const decideOptions = {
         oversight,
-        identity,
+        // The tool calls a model proposes are children of its call's span.
+        identity: { ...identity, parentSpanId: spanId },
         server: `model:${upstream.config.name}`,
         holdCapMs,
         logger,
@@ -424,13 +434,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       try {
         let answer: Dispatcher.ResponseData;
         try {
-          answer = await upstream.pool.request({
+          const pending = upstream.pool.request({
             method: "POST",
             path: `${upstream.prefix}${api.path}${call.query === undefined ? "" : `?${call.query}`}`,
             headers: { ...pickHeaders(request.headers), ...credentials, "content-type": "application/json" },
             body: call.text,
             signal: controller.signal,
           });
+          recordRequest();
+          answer = await pending;
         } catch (error) {
           if (abandoned()) return recordResponse(499, { outcome: "client-aborted" }, false);
           return failUpstream(error, fail, upstream, "connect");
@@ -469,15 +481,16 @@ export function createGateway(options: GatewayOptions): Gateway {
           );
         }
         const headers = passHeaders(answer.headers);
+        // The answer goes out first and is recorded in the same turn of the event loop, so no
+        // later request of this client can be recorded before it.
         if (answer.statusCode >= 300) {
-          recordResponse(answer.statusCode, parsed, false);
-          return reply(answer.statusCode, upstreamText, headers);
+          reply(answer.statusCode, upstreamText, headers);
+          return recordResponse(answer.statusCode, parsed, false);
         }
         const reviewed = await api.reviewResponse(parsed, review);
+        if (!abandoned())
+          reply(answer.statusCode, reviewed === parsed ? upstreamText : JSON.stringify(reviewed), headers);
         recordResponse(answer.statusCode, parsed, false);
-        if (abandoned()) return;
-        if (reviewed === parsed) return reply(answer.statusCode, upstreamText, headers);
-        reply(answer.statusCode, JSON.stringify(reviewed), headers);
       } finally {
         inFlight.delete(controller);
       }

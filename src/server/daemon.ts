@@ -8,14 +8,18 @@ import { WebhookNotifier } from "../approvals/webhook-notifier.js";
 import type { WardenConfig } from "../core/config.js";
 import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
+import type { EventStore } from "../core/event-store.js";
 import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
+import { loadConstitutionFile } from "../policy/load-constitution-file.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
+import { applyRetention } from "../store/retention.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
+import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
@@ -39,6 +43,13 @@ export interface DaemonOptions {
   logger: Logger;
   checkpointEveryEvents?: number;
   checkpointEveryMilliseconds?: number;
+  /**
+   * Keep the record in PostgreSQL instead of `DATA/events.sqlite`: several replicas may share
+   * one database, each writing its own hash chain (`chain`, default "main").
+   */
+  postgres?: { url: string; chain?: string };
+  /** Export the record as OTLP traces to this collector (off the request path). */
+  otlp?: { endpoint: string; protocol: "http/protobuf" | "http/json"; headers: Record<string, string> };
 }
 
 export interface Daemon {
@@ -48,6 +59,8 @@ export interface Daemon {
   /** The reviewer API's own listener, when `dashboard.listen` puts it apart from the gateway. */
   readonly dashboardUrl: string | null;
   readonly oversight: OversightService;
+  /** The store the daemon owns (in-process users such as `warden eval run` append through it). */
+  readonly store: EventStore;
   /** Resolves when the daemon has stopped (after `close` or a `shutdown` request). */
   readonly stopped: Promise<void>;
   close(): Promise<void>;
@@ -74,11 +87,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
-    const store = new SqliteEventStore({
-      file: path.join(dataDir, dataFiles.store),
-      redact: createSecretRedactor(keys.fingerprintKey),
-    });
-    cleanups.push(() => store.close());
+    const redactSecrets = createSecretRedactor(keys.fingerprintKey);
+    const backingStore: EventStore = options.postgres
+      ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
+          url: options.postgres.url,
+          ...(options.postgres.chain === undefined ? {} : { chain: options.postgres.chain }),
+          redact: redactSecrets,
+        })
+      : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact: redactSecrets });
+    cleanups.push(() => backingStore.close());
+    // Every append, whichever listener it came through (socket, gateway, SDK, dashboard), counts
+    // towards the next checkpoint.
+    let noteAppended: (seq: number) => void = () => {};
+    const store = observeAppends(backingStore, (seq) => noteAppended(seq));
 
     const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string =>
       Boolean(file),
@@ -108,7 +129,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(options.witness ? { witness: options.witness } : {}),
     });
     checkpointer.start();
+    noteAppended = (seq) => checkpointer.noteAppended(seq);
     cleanups.push(() => checkpointer.stop());
+    // Retention runs off the request path: at start and every six hours.
+    const retentionDays = options.config?.retention?.days ?? 183;
+    const runRetention = () =>
+      applyRetention({ store, days: retentionDays, logger: logger.child({ component: "retention" }) }).catch(
+        (error: unknown) => logger.error({ error: (error as Error).message }, "retention failed"),
+      );
+    void runRetention();
+    const retentionTimer = setInterval(runRetention, 6 * 3_600_000);
+    retentionTimer.unref();
+    cleanups.push(() => clearInterval(retentionTimer));
 
     const agentTokens = new AgentTokens(dataDir);
     const approvalLimits = options.config?.approvals;
@@ -133,12 +165,47 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     await oversight.restore();
     // Detectors read committed events on their own schedule: never on the request path.
+    // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
+    const tripwiresOf = async () => {
+      if (!options.policyPath) return null;
+      const loaded = await loadConstitutionFile(options.policyPath);
+      return loaded.ok ? (loaded.constitution.tripwires ?? null) : null;
+    };
+    let tripwires = await tripwiresOf();
+    let tripwiresVersion = holder.current.version;
+    const currentTripwires = () => {
+      if (holder.current.version !== tripwiresVersion) {
+        tripwiresVersion = holder.current.version;
+        void tripwiresOf().then((loaded) => {
+          tripwires = loaded;
+        });
+      }
+      return tripwires;
+    };
     const detection = await startDetectionPipeline({
       store,
-      detectors: createDefaultDetectors(),
+      detectors: [
+        ...createDefaultDetectors({
+          tripwires: {
+            tripwires: currentTripwires,
+            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+          },
+        }),
+        createClaimsDetector(),
+      ],
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
+    if (options.otlp) {
+      const { startOtlpExporter } = await import("../export/otlp/otlp-exporter.js");
+      const exporter = await startOtlpExporter({
+        store,
+        ...options.otlp,
+        logger: logger.child({ component: "otlp" }),
+        cursorFile: path.join(dataDir, "otlp-cursor.json"),
+      });
+      cleanups.push(() => exporter.stop());
+    }
     // The dashboard's live stream, its summaries and webhooks follow the committed log.
     const tail = new EventTail({ store, logger: logger.child({ component: "tail" }) });
     const webhooks = new WebhookNotifier({
@@ -313,6 +380,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       httpUrl,
       dashboardUrl,
       oversight,
+      store,
       stopped,
       close: async () => {
         requestShutdown();
@@ -323,4 +391,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await runCleanups();
     throw error;
   }
+}
+
+/** The store, calling `onAppended` with each appended event's seq. */
+function observeAppends(store: EventStore, onAppended: (seq: number) => void): EventStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "append")
+        return async (...args: Parameters<EventStore["append"]>) => {
+          const event = await target.append(...args);
+          onAppended(event.seq);
+          return event;
+        };
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

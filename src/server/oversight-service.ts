@@ -223,6 +223,7 @@ export class OversightService implements Oversight {
         sessionId: identity.sessionId,
         traceId: identity.traceId,
         spanId: identity.spanId,
+        ...(identity.parentSpanId === undefined ? {} : { parentSpanId: identity.parentSpanId }),
         data: {
           callId,
           via: request.via,

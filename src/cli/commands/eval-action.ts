@@ -1,0 +1,133 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { configSchema } from "../../core/config.js";
+import { WardenError } from "../../core/errors.js";
+import { createIdFactory } from "../../core/ids.js";
+import { createLogger } from "../../core/logger.js";
+import { buildResults, formatResultsTable } from "../../evals/build-report.js";
+import { renderHtmlReport } from "../../evals/html-report.js";
+import { loadScenarios } from "../../evals/load-scenarios.js";
+import type { ModelEndpoint } from "../../evals/model-client.js";
+import { ProgressBar } from "../../evals/progress-bar.js";
+import { runEvaluation } from "../../evals/run-evaluation.js";
+import { createStoreSampleLog } from "../../evals/store-sample-log.js";
+import { globToRegExp } from "../../gateway/upstreams.js";
+import { AgentTokens } from "../../server/agent-tokens.js";
+import { startDaemon } from "../../server/daemon.js";
+import { ensureDataDir } from "../../server/daemon-files.js";
+import { loadConfigFile } from "../../server/load-config.js";
+import { dataDirFrom } from "../common-options.js";
+import { printError, printLine } from "../output.js";
+import type { EvalRunOptions } from "./eval.js";
+import { parseUpstreamFlag } from "./up.js";
+
+/** The scripted tools never run anything, so the default constitution lets every proposal through to be recorded. */
+const evaluationConstitution = "version: 1\ndefault: allow\nrules: []\n";
+
+function positiveInteger(value: string, flag: string, minimum = 1): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < minimum) {
+    throw new WardenError("usage", `${flag} must be an integer ≥ ${minimum}, not "${value}"`);
+  }
+  return number;
+}
+
+export async function runEvalCommand(target: string, options: EvalRunOptions): Promise<void> {
+  const scenarios = loadScenarios(target);
+  const samples = options.samples === undefined ? undefined : positiveInteger(options.samples, "--samples");
+  const concurrency = positiveInteger(options.concurrency, "--concurrency");
+  const seed = positiveInteger(options.seed, "--seed", 0);
+  const retries = positiveInteger(options.retries, "--retries", 0);
+  const examples = positiveInteger(options.examples, "--examples", 0);
+  const powerGap = Number(options.powerGap);
+  if (!(powerGap > 0 && powerGap < 1)) throw new WardenError("usage", "--power-gap must be between 0 and 1");
+  if (options.resume !== undefined && !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(options.resume)) {
+    throw new WardenError("usage", `--resume takes a run id (a ULID), not "${options.resume}"`);
+  }
+
+  const dataDir = dataDirFrom(options);
+  const configPath = options.config ? path.resolve(options.config) : null;
+  const config = configPath ? loadConfigFile(configPath) : configSchema.parse({ version: 1 });
+  for (const flag of options.upstream ?? []) config.upstreams.push(parseUpstreamFlag(flag));
+  config.listen = { ...config.listen, port: 0 };
+  const upstream = config.upstreams.find(
+    (candidate) =>
+      candidate.models === undefined ||
+      candidate.models.some((glob) => globToRegExp(glob).test(options.model)),
+  );
+  if (!upstream) {
+    throw new WardenError(
+      "usage",
+      `no upstream serves model "${options.model}": give --upstream openai=URL (or anthropic=URL) or a --config with upstreams`,
+    );
+  }
+
+  ensureDataDir(dataDir);
+  let policyPath = options.policy ? path.resolve(options.policy) : (config.policy ?? null);
+  if (!policyPath) {
+    policyPath = path.join(dataDir, "eval-constitution.yaml");
+    writeFileSync(policyPath, evaluationConstitution, { mode: 0o600 });
+  }
+  const runId = options.resume ?? createIdFactory()();
+  // Tokens exist before the daemon starts, which reads them once.
+  const tokens = new AgentTokens(dataDir);
+  const tokenByScenario = new Map(
+    scenarios.map(({ scenario }) => [scenario.id, tokens.create(`eval:${scenario.id}`)]),
+  );
+
+  const logger = createLogger({ name: "warden-eval", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
+  const daemon = await startDaemon({ dataDir, policyPath, configPath, config, logger });
+  try {
+    const baseUrl = daemon.httpUrl!;
+    const endpointFor = (scenarioId: string): ModelEndpoint => ({
+      baseUrl,
+      token: tokenByScenario.get(scenarioId)!,
+      format: upstream.format,
+      model: options.model,
+    });
+    const log = createStoreSampleLog(daemon.store);
+    const progress = options.progress ? new ProgressBar(process.stderr, `eval ${runId}`) : null;
+    let retriesSeen = 0;
+    const records = await runEvaluation({
+      runId,
+      scenarios,
+      endpointFor,
+      log,
+      ...(samples === undefined ? {} : { samples }),
+      concurrency,
+      seed,
+      cache: options.cache,
+      retry: { maxRetries: retries, baseDelayMs: 500, maxDelayMs: 30_000 },
+      onProgress: (done, total) => progress?.update(done, total),
+      onRetry: () => {
+        retriesSeen++;
+      },
+    });
+    await daemon.store.flush();
+    const results = buildResults(runId, options.model, scenarios, records, { powerGap });
+    const out = path.resolve(options.out ?? path.join("eval-results", runId));
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(path.join(out, "report.html"), renderHtmlReport(results, records, examples));
+    for (const line of formatResultsTable(results)) printLine(line);
+    const failed = records.filter((record) => record.failed);
+    if (failed.length > 0) {
+      printError(
+        `${failed.length} samples failed (not counted; resume with --resume ${runId}): ${failed[0]!.error}`,
+      );
+    }
+    if (retriesSeen > 0) printError(`${retriesSeen} model calls were retried`);
+    printLine("");
+    printLine(`results: ${path.join(out, "results.json")}`);
+    printLine(`report:  ${path.join(out, "report.html")}`);
+  } finally {
+    await daemon.close();
+  }
+}
+
+export async function compareRunsCommand(a: string, b: string, options: { json?: boolean }): Promise<void> {
+  const { compareRuns, formatComparison, readResultsFile } = await import("../../evals/compare-runs.js");
+  const comparison = compareRuns(readResultsFile(a), readResultsFile(b));
+  if (options.json) printLine(JSON.stringify(comparison, null, 2));
+  else for (const line of formatComparison(comparison)) printLine(line);
+}

@@ -1,0 +1,244 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../core/canonical-json.js";
+import type { LoadedScenario } from "./load-scenarios.js";
+import {
+  callModel,
+  type ModelCallInput,
+  type ModelEndpoint,
+  type ModelReply,
+  type RetryPolicy,
+  requestBody,
+} from "./model-client.js";
+import type { Scenario, ScenarioTool } from "./scenario-schema.js";
+import { argumentMatches, createScorer } from "./scorers.js";
+import { seededShuffle } from "./seeded-random.js";
+import type { Transcript, TranscriptMessage, TranscriptToolCall } from "./transcript.js";
+
+/** One recorded sample: what the store keeps (`eval-sample` data) and the report reads. */
+export interface SampleRecord {
+  scenario: string;
+  runId: string;
+  condition: string;
+  sample: number;
+  query: number;
+  model: string;
+  contentHash: string;
+  sessionId: string;
+  positive: boolean;
+  detail?: string;
+  measures: Record<string, boolean>;
+  failed: boolean;
+  error?: string;
+  transcript: Transcript;
+  /** The model calls of this sample, with their cache keys: the response cache. */
+  calls: { cacheKey: string; cached: boolean; reply: ModelReply }[];
+}
+
+/** Where samples are kept: the event store in `warden eval run` (resumable), memory in tests. */
+export interface SampleLog {
+  /** Samples already recorded for this run (a resumed run skips them). */
+  recorded(runId: string): Promise<SampleRecord[]>;
+  /** Earlier replies by cache key (from any run). */
+  cachedReplies(): Promise<Map<string, ModelReply>>;
+  record(sample: SampleRecord): Promise<void>;
+}
+
+export interface RunOptions {
+  runId: string;
+  scenarios: LoadedScenario[];
+  /** The gateway endpoint for a scenario (each scenario runs as agent `eval:<id>`). */
+  endpointFor(scenarioId: string): ModelEndpoint;
+  log: SampleLog;
+  samples?: number;
+  concurrency?: number;
+  seed?: number;
+  cache?: boolean;
+  retry?: RetryPolicy;
+  onProgress?(done: number, total: number): void;
+  onRetry?(delayMs: number, status: number | null): void;
+}
+
+interface WorkItem {
+  loaded: LoadedScenario;
+  condition: string;
+  sample: number;
+}
+
+/**
+ * Runs every scenario's samples (condition × sample index) in a seeded random order, so that
+ * conditions interleave in time, with at most `concurrency` in flight. Returns all the run's
+ * samples (earlier ones of a resumed run included).
+ */
+export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]> {
+  const seed = options.seed ?? 0;
+  const done = await options.log.recorded(options.runId);
+  const doneKeys = new Set(
+    done
+      .filter((sample) => !sample.failed)
+      .map((sample) => `${sample.scenario}/${sample.condition}/${sample.sample}`),
+  );
+  const cache = options.cache === false ? new Map<string, ModelReply>() : await options.log.cachedReplies();
+  const items: WorkItem[] = [];
+  for (const loaded of options.scenarios) {
+    const samples = options.samples ?? loaded.scenario.samples;
+    for (const condition of Object.keys(loaded.scenario.conditions)) {
+      for (let sample = 0; sample < samples; sample++) {
+        if (!doneKeys.has(`${loaded.scenario.id}/${condition}/${sample}`))
+          items.push({ loaded, condition, sample });
+      }
+    }
+  }
+  const queue = seededShuffle(items, seed);
+  const total = queue.length;
+  const results: SampleRecord[] = done.filter((sample) => !sample.failed);
+  let finished = 0;
+  options.onProgress?.(0, total);
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      const record = await runSample(item, options, cache, seed);
+      await options.log.record(record);
+      results.push(record);
+      finished++;
+      options.onProgress?.(finished, total);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  return results;
+}
+
+/** `{{name}}` → the condition's value. */
+function fill(text: string, vars: Record<string, string> | undefined): string {
+  return text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_, name: string) => vars?.[name] ?? "");
+}
+
+async function runSample(
+  item: WorkItem,
+  options: RunOptions,
+  cache: Map<string, ModelReply>,
+  seed: number,
+): Promise<SampleRecord> {
+  const { scenario, contentHash } = item.loaded;
+  const condition = scenario.conditions[item.condition]!;
+  const endpoint = options.endpointFor(scenario.id);
+  const sessionId = `eval:${options.runId}:${createHash("sha256")
+    .update(`${scenario.id}\0${item.condition}\0${item.sample}`)
+    .digest("hex")
+    .slice(0, 16)}`;
+  const queryIndex = scenario.queries ? item.sample % scenario.queries.length : 0;
+  const userTurns = scenario.queries ? [queryText(scenario.queries[queryIndex]!)] : (scenario.turns ?? []);
+  const system = fill(condition.system, condition.vars);
+  const messages: TranscriptMessage[] = [];
+  const calls: SampleRecord["calls"] = [];
+  const tools = (scenario.tools ?? []).map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    parameters: tool.parameters,
+  }));
+  let error: string | undefined;
+  let modelCalls = 0;
+  try {
+    for (const turn of userTurns) {
+      messages.push({ role: "user", content: fill(turn, condition.vars) });
+      for (;;) {
+        if (modelCalls >= scenario.maxTurns) break;
+        modelCalls++;
+        const input: ModelCallInput = {
+          system,
+          messages,
+          tools,
+          maxTokens: scenario.maxTokens,
+          temperature: scenario.temperature,
+          seed: endpoint.format === "openai" ? seed : undefined,
+        };
+        const body = requestBody(endpoint, input);
+        // The sample index is part of the key: repeated samples of one prompt are really sampled.
+        const cacheKey = createHash("sha256")
+          .update(canonicalJson({ format: endpoint.format, body, sample: item.sample, seed }))
+          .digest("hex");
+        let reply = cache.get(cacheKey);
+        const cached = reply !== undefined;
+        if (reply === undefined) {
+          reply = (
+            await callModel(endpoint, body, {
+              sessionId,
+              ...(options.retry ? { retry: options.retry } : {}),
+              ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+            })
+          ).reply;
+        }
+        calls.push({ cacheKey, cached, reply });
+        const toolCalls: TranscriptToolCall[] = reply.toolCalls.map((call) => {
+          const result = scriptedResult(scenario.tools ?? [], call.name, call.arguments);
+          return { ...call, result: result.text, isError: result.error };
+        });
+        messages.push({
+          role: "assistant",
+          content: reply.content,
+          ...(reply.reasoning ? { reasoning: reply.reasoning } : {}),
+          ...(toolCalls.length ? { toolCalls } : {}),
+        });
+        if (toolCalls.length === 0) break;
+        for (const call of toolCalls) {
+          messages.push({
+            role: "tool",
+            toolCallId: call.id,
+            name: call.name,
+            content: call.result,
+            isError: call.isError,
+          });
+        }
+      }
+    }
+  } catch (caught) {
+    error = (caught as Error).message;
+  }
+  const transcript: Transcript = { messages };
+  const score = error === undefined ? createScorer(scenario.scorer)(transcript) : { positive: false };
+  const measures: Record<string, boolean> = {};
+  if (error === undefined) {
+    for (const [name, spec] of Object.entries(scenario.scorers ?? {})) {
+      measures[name] = createScorer(spec)(transcript).positive;
+    }
+  }
+  return {
+    scenario: scenario.id,
+    runId: options.runId,
+    condition: item.condition,
+    sample: item.sample,
+    query: queryIndex,
+    model: endpoint.model,
+    contentHash,
+    sessionId,
+    positive: score.positive,
+    ...("detail" in score && score.detail ? { detail: score.detail } : {}),
+    measures,
+    failed: error !== undefined,
+    ...(error !== undefined ? { error } : {}),
+    transcript,
+    calls,
+  };
+}
+
+function queryText(query: NonNullable<Scenario["queries"]>[number]): string {
+  return typeof query === "string" ? query : query.text;
+}
+
+/** The scripted result for a call: never a real tool. A tool the scenario does not offer gets an error. */
+export function scriptedResult(
+  tools: readonly ScenarioTool[],
+  name: string,
+  args: Record<string, unknown>,
+): { text: string; error: boolean } {
+  const tool = tools.find((candidate) => candidate.name === name);
+  if (!tool) return { text: `error: there is no tool named ${name}`, error: true };
+  if (tool.results) {
+    const match = tool.results.find((entry) =>
+      Object.entries(entry.when?.arguments ?? {}).every(([key, matcher]) =>
+        argumentMatches(args[key], matcher),
+      ),
+    );
+    if (match) return { text: match.text, error: match.error };
+    return { text: `error: ${name} has no result for these arguments`, error: true };
+  }
+  return { text: tool.result ?? "ok", error: tool.error };
+}
