@@ -75,8 +75,9 @@ mcpServers:
   );
   browser = await chromium.launch({
     executablePath: chromiumPath,
-    // Root in a container has no user namespaces for Chromium's own sandbox.
-    args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+    // CI containers (and root) often lack the user namespaces Chromium's own sandbox needs; the
+    // browser only ever loads the local dashboard here.
+    args: ["--no-sandbox"],
   });
   page = await browser.newPage();
   page.on("dialog", (dialog) => void dialog.dismiss());

@@ -25,7 +25,15 @@ beforeAll(async () => {
   dataDir = path.join(root, "state");
   const policyPath = path.join(root, "constitution.yaml");
   writeFileSync(policyPath, allowAllConstitution);
-  daemon = await startDaemon({ dataDir, policyPath, logger: silentLogger() });
+  // Socket only: the default HTTP port (7400) may be taken by another daemon on this machine. No
+  // timed checkpoints: the tests count exactly the events each request adds.
+  daemon = await startDaemon({
+    dataDir,
+    policyPath,
+    logger: silentLogger(),
+    socketOnly: true,
+    checkpointEveryMilliseconds: 3_600_000,
+  });
   operatorToken = readOperatorToken(dataDir);
 });
 

@@ -79,6 +79,18 @@ export interface GatewayOptions {
   traffic?: AgentTrafficLimits;
   /** How retries of non-streamed calls are joined to their first attempt (see `RetryJoins`). */
   retryJoins?: RetryJoinOptions;
+  /**
+   * The kill switch: each halt it reports ends the open streams it covers, with the format's
+   * error event naming the kill switch. Absent: streams run to their end (their tool calls are
+   * still decided, and so denied, one by one).
+   */
+  killSwitch?: { subscribe(listener: (halt: GatewayHalt) => void): () => void };
+}
+
+/** A halt of the kill switch: which calls it covers, and why. */
+export interface GatewayHalt {
+  covers(identity: { agentId: string; sessionId: string }): boolean;
+  reason: string;
 }
 
 export interface Gateway {
@@ -129,6 +141,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
   });
   const inFlight = new Set<AbortController>();
+  /** Streams being relayed, so that the kill switch can end them. */
+  const openStreams = new Set<{
+    identity: { agentId: string; sessionId: string };
+    stop(reason: string): void;
+  }>();
+  const stopListening = options.killSwitch?.subscribe((halt) => {
+    for (const stream of openStreams) if (halt.covers(stream.identity)) stream.stop(halt.reason);
+  });
   const guardedTools = new GuardedToolRoutes(oversight);
   const retryJoins = new RetryJoins(options.retryJoins);
 
@@ -449,16 +469,30 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         const contentType = String(answer.headers["content-type"] ?? "");
         if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
-          return await relayStream({
-            api,
-            answer,
-            response,
-            review,
-            recordResponse,
-            upstreamName: upstream.config.name,
-            isClientGone: () => clientGone,
-            signal: controller.signal,
-          });
+          let haltReason: string | null = null;
+          const open = {
+            identity,
+            stop(reason: string) {
+              haltReason = reason;
+              controller.abort();
+            },
+          };
+          openStreams.add(open);
+          try {
+            return await relayStream({
+              api,
+              answer,
+              response,
+              review,
+              recordResponse,
+              upstreamName: upstream.config.name,
+              isClientGone: () => clientGone,
+              haltReason: () => haltReason,
+              signal: controller.signal,
+            });
+          } finally {
+            openStreams.delete(open);
+          }
         }
         let upstreamText: string;
         try {
@@ -516,7 +550,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     recordResponse: (status: number, body: unknown, streamed: boolean) => void;
     upstreamName: string;
     isClientGone: () => boolean;
-    /** Aborted when the client goes away. */
+    /** Set when the kill switch ended the stream. */
+    haltReason: () => string | null;
+    /** Aborted when the client goes away, or by the kill switch. */
     signal: AbortSignal;
   }): Promise<void> {
     const { answer, response } = stream;
@@ -562,7 +598,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         };
       }
     } catch (error) {
-      if (stream.isClientGone()) outcome = "client-aborted";
+      const haltReason = stream.haltReason();
+      if (haltReason !== null && !stream.isClientGone()) {
+        outcome = "kill-switch";
+        failure = {
+          status: 403,
+          message: `Stopped by the kill switch${haltReason ? `: ${haltReason}` : "."}`,
+        };
+      } else if (stream.isClientGone()) outcome = "client-aborted";
       else {
         failure = upstreamFailure(error, stream.upstreamName, "body");
         outcome =
@@ -627,6 +670,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   return {
     handle,
     async close() {
+      stopListening?.();
       for (const controller of inFlight) controller.abort();
       await Promise.allSettled(upstreams.map((upstream) => upstream.pool.destroy()));
     },

@@ -358,6 +358,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         logger,
         mcpExecutedTools: options.config?.gateway?.mcpExecutedTools ?? [],
         traffic,
+        killSwitch: { subscribe: (listener) => oversight.onHalt(listener) },
       });
       cleanups.push(() => gateway.close());
       const api = new OversightApi({

@@ -67,6 +67,9 @@ export class OversightService implements Oversight {
   /** Allowed calls whose result has not arrived yet (bounded: the oldest are forgotten). */
   readonly #callsAwaitingResult = new Map<string, ToolCallRequest>();
   /** Halts by the kill switch, each with its reason: everything, agents by id, sessions by id. */
+  readonly #haltListeners = new Set<
+    (halt: { covers(identity: { agentId: string; sessionId: string }): boolean; reason: string }) => void
+  >();
   readonly #halts = {
     all: null as string | null,
     agents: new Map<string, string>(),
@@ -170,11 +173,19 @@ export class OversightService implements Oversight {
       data: { engaged, by, reason, scope, ...(target ? { target } : {}) },
     });
     if (!engaged) return { engaged, deniedHeldCalls: 0 };
+    const covers = (identity: { agentId: string; sessionId: string }) =>
+      scope === "all" ||
+      (scope === "agent" && identity.agentId === target) ||
+      (scope === "session" && identity.sessionId === target);
+    for (const listener of this.#haltListeners) {
+      try {
+        listener({ covers, reason });
+      } catch (error) {
+        this.#logger.error({ error: (error as Error).message }, "kill-switch listener failed");
+      }
+    }
     const deniedHeldCalls = await this.#approvals.denyWhere(
-      (call) =>
-        scope === "all" ||
-        (scope === "agent" && call.identity.agentId === target) ||
-        (scope === "session" && call.identity.sessionId === target),
+      (call) => covers(call.identity),
       by,
       `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
     );
@@ -200,16 +211,37 @@ export class OversightService implements Oversight {
       target?: string;
     };
     const scope = data.scope ?? "all";
-    this.#setHalt(scope, data.target, data.engaged, data.reason ?? "");
+    const reason = data.reason ?? "";
+    this.#setHalt(scope, data.target, data.engaged, reason);
     if (!data.engaged) return;
+    const covers = (identity: { agentId: string; sessionId: string }) =>
+      scope === "all" ||
+      (scope === "agent" && identity.agentId === data.target) ||
+      (scope === "session" && identity.sessionId === data.target);
+    // Open streams here end too, as on the replica where the switch was pressed.
+    for (const listener of this.#haltListeners) {
+      try {
+        listener({ covers, reason });
+      } catch (error) {
+        this.#logger.error({ error: (error as Error).message }, "kill-switch listener failed");
+      }
+    }
     await this.#approvals.denyWhere(
-      (call) =>
-        scope === "all" ||
-        (scope === "agent" && call.identity.agentId === data.target) ||
-        (scope === "session" && call.identity.sessionId === data.target),
+      (call) => covers(call.identity),
       data.by,
-      `stopped by the kill switch${data.reason ? `: ${data.reason}` : ""}`,
+      `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
     );
+  }
+
+  /** Tells `listener` of each halt as it is engaged (the gateway ends the open streams it covers). */
+  onHalt(
+    listener: (halt: {
+      covers(identity: { agentId: string; sessionId: string }): boolean;
+      reason: string;
+    }) => void,
+  ): () => void {
+    this.#haltListeners.add(listener);
+    return () => this.#haltListeners.delete(listener);
   }
 
   killSwitchState(): {
