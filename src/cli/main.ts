@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerClassify } from "./commands/classify.js";
 import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
@@ -41,6 +42,7 @@ export function createProgram(): Command {
   registerDemo(program);
   registerClassify(program);
   registerDecoys(program);
+  registerAudit(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
