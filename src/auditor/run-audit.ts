@@ -74,7 +74,18 @@ export async function runAudit(subject: AuditSubject, options: AuditOptions): Pr
     agreement,
     disagreement: auditVerdicts.filter((verdict) => votes[verdict] > 0).length > 1,
     samples,
-    evidence: decided ? voters.flatMap((sample) => (sample.valid ? sample.evidence : [])) : [],
-    concerns: decided ? voters.flatMap((sample) => (sample.valid ? sample.concerns : [])) : [],
+    evidence: decided ? distinct(voters.flatMap((sample) => (sample.valid ? sample.evidence : []))) : [],
+    concerns: decided ? distinct(voters.flatMap((sample) => (sample.valid ? sample.concerns : []))) : [],
   };
+}
+
+/** The items once each, in first-seen order (samples often cite the same lines). */
+function distinct<T>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = JSON.stringify(item);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
