@@ -266,9 +266,9 @@ describe("the detection pipeline with stateful detectors", () => {
     await store.append(call("copy_weights", 99));
     let pipeline = await start(store, [createUnexpectedToolDetector({ minimumHistory: 20 })]);
     await pipeline.caughtUp();
-    expect((await findingsIn(store)).map((event) => (event.data as unknown as { kind: string }).kind)).toEqual([
-      "never-seen",
-    ]);
+    expect(
+      (await findingsIn(store)).map((event) => (event.data as unknown as { kind: string }).kind),
+    ).toEqual(["never-seen"]);
     await pipeline.stop();
     await store.append(call("exfiltrate", 100));
     await store.close();
@@ -278,7 +278,9 @@ describe("the detection pipeline with stateful detectors", () => {
     // A fresh detector: without the replay it would have no history and report nothing.
     pipeline = await start(reopened, [createUnexpectedToolDetector({ minimumHistory: 20 })]);
     await pipeline.caughtUp();
-    const tools = (await findingsIn(reopened)).map((event) => (event.data as unknown as { tool: string }).tool);
+    const tools = (await findingsIn(reopened)).map(
+      (event) => (event.data as unknown as { tool: string }).tool,
+    );
     expect(tools).toEqual(["files/copy_weights", "files/exfiltrate"]);
   });
 });
