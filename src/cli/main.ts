@@ -11,6 +11,7 @@ import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerScan } from "./commands/scan.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerClassify(program);
   registerDecoys(program);
   registerAudit(program);
+  registerScan(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../core/canonical-json.js";
 import { errorMessage } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
 import { type EventType, eventDataSchemas, type StoredEvent } from "../core/events.js";
@@ -190,7 +191,7 @@ function ordinalKey(detector: string, ordinal: number): string {
 /**
  * What makes two findings the same: the detector, its evidence and its explanation. Detectors
  * are deterministic given the same events, so a replay or a re-scan reproduces the key of a
- * finding it already reported.
+ * finding it already reported. Canonical JSON: the store keeps data in RFC 8785 key order.
  */
 export function findingKey(finding: {
   detector: unknown;
@@ -199,10 +200,19 @@ export function findingKey(finding: {
 }): string {
   return createHash("sha256")
     .update(
-      `${String(finding.detector)}\n${JSON.stringify(finding.evidence ?? [])}\n${String(finding.explanation ?? "")}`,
+      `${String(finding.detector)}\n${canonicalEvidence(finding.evidence)}\n${String(finding.explanation ?? "")}`,
     )
     .digest("hex")
     .slice(0, 32);
+}
+
+function canonicalEvidence(evidence: unknown): string {
+  try {
+    return canonicalJson(evidence ?? []);
+  } catch {
+    // Not JSON (NaN, a cycle): the schema check drops such a finding anyway.
+    return String(evidence);
+  }
 }
 
 /** The keys of every finding in the log. */
