@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerChanges } from "./commands/changes.js";
 import { registerClassify } from "./commands/classify.js";
 import { registerDecoys } from "./commands/decoys.js";
@@ -14,6 +15,7 @@ import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
 import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
+import { registerScan } from "./commands/scan.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
@@ -51,6 +53,8 @@ export function createProgram(): Command {
   registerEval(program);
   registerChanges(program);
   registerSandboxMcp(program);
+  registerAudit(program);
+  registerScan(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -17,6 +17,7 @@ export function createClaimsDetector(): Detector {
   const sessions = new Map<string, SessionEvidence>();
   return {
     name: "claims",
+    stateful: true,
     eventTypes: ["tool-call", "tool-result", "sandbox-run", "model-response"],
     inspect(event: StoredEvent): FindingData[] {
       const key = `${event.agentId}\n${event.sessionId}`;

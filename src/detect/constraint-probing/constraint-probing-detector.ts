@@ -56,6 +56,7 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
 
   return {
     name: "constraint-probing",
+    stateful: true,
     eventTypes: ["tool-call", "policy-decision"],
     inspect(event: StoredEvent): FindingData[] {
       const state = sessionOf(event);

@@ -64,6 +64,7 @@ export function createDriftDetector(options: DriftOptions = {}): Detector {
 
   return {
     name: "drift",
+    stateful: true,
     eventTypes: ["model-response", "tool-call", "policy-decision"],
     inspect(event: StoredEvent, context: DetectorContext): FindingData[] {
       if (context.evaluation) return [];

@@ -62,6 +62,7 @@ export function createLatencyShiftDetector(options: LatencyShiftOptions = {}): D
 
   return {
     name: "latency-shift",
+    stateful: true,
     eventTypes: ["model-response"],
     inspect(event: StoredEvent, context: DetectorContext): FindingData[] {
       if (context.evaluation) return [];

@@ -40,6 +40,7 @@ export function createRefusalSpikeDetector(options: RefusalSpikeOptions = {}): D
 
   return {
     name: "refusal-spike",
+    stateful: true,
     eventTypes: ["model-request", "model-response"],
     inspect(event: StoredEvent, context: DetectorContext): FindingData[] {
       if (event.type === "model-request") {

@@ -23,6 +23,7 @@ export function createToolPoisoningDetector(): Detector {
     }));
   return {
     name: "tool-poisoning",
+    stateful: true,
     eventTypes: ["model-request", "tool-result"],
     inspect(event: StoredEvent): FindingData[] {
       if (event.type === "tool-result") {

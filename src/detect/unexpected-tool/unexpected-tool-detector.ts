@@ -35,6 +35,7 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
 
   return {
     name: "unexpected-tool",
+    stateful: true,
     eventTypes: ["tool-call"],
     inspect(event: StoredEvent, context: DetectorContext): FindingData[] {
       const data = event.data as EventData<"tool-call">;
