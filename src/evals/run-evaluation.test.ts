@@ -146,7 +146,7 @@ describe("the runner", () => {
 describe("model calls", () => {
   it("retry after 429 for as long as Retry-After says, then succeed", async () => {
     const arrivals: number[] = [];
-    const upstream = createServer((request, response) => {
+    const upstream = createServer((_request, response) => {
       arrivals.push(Date.now());
       if (arrivals.length < 3) {
         response.writeHead(429, { "retry-after": "1", "content-type": "application/json" });
