@@ -89,6 +89,16 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
     const log = createStoreSampleLog(daemon.store);
     const progress = options.progress ? new ProgressBar(process.stderr, `eval ${runId}`) : null;
     let retriesSeen = 0;
+    const interrupted = new AbortController();
+    const interrupt = () => {
+      printError(`interrupted: finishing the samples in flight; resume with --resume ${runId}`);
+      interrupted.abort();
+    };
+    process.once("SIGINT", interrupt);
+    process.once("SIGTERM", interrupt);
+    printError(
+      `eval run ${runId}: ${scenarios.length} scenarios, model ${options.model} via ${upstream.name}`,
+    );
     const records = await runEvaluation({
       runId,
       scenarios,
@@ -103,7 +113,10 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       onRetry: () => {
         retriesSeen++;
       },
+      signal: interrupted.signal,
     });
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
     await daemon.store.flush();
     const results = buildResults(runId, options.model, scenarios, records, { powerGap });
     const out = path.resolve(options.out ?? path.join("eval-results", runId));
