@@ -155,7 +155,15 @@ async function runSample(
         const body = requestBody(endpoint, input);
         // The sample index is part of the key: repeated samples of one prompt are really sampled.
         const cacheKey = createHash("sha256")
-          .update(canonicalJson({ format: endpoint.format, body, sample: item.sample, seed }))
+          .update(
+            canonicalJson({
+              upstream: endpoint.upstream ?? null,
+              format: endpoint.format,
+              body,
+              sample: item.sample,
+              seed,
+            }),
+          )
           .digest("hex");
         let reply = cache.get(cacheKey);
         const cached = reply !== undefined;

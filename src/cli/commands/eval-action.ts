@@ -85,6 +85,7 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       token: tokenByScenario.get(scenarioId)!,
       format: upstream.format,
       model: options.model,
+      upstream: `${upstream.format}=${upstream.baseUrl}`,
     });
     const log = createStoreSampleLog(daemon.store);
     const progress = options.progress ? new ProgressBar(process.stderr, `eval ${runId}`) : null;
