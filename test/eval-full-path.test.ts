@@ -74,7 +74,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
       "3",
     ]);
     expect(result.stderr).not.toMatch(stackFramePattern);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     firstRun = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     const [scenario] = firstRun.scenarios;
     expect(scenario!.id).toBe("basic-gap");
@@ -95,7 +95,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
 
     // Every sample went through the gateway: Chat Completions with the condition's prompt as the system message.
     const calls = server.requests.filter((request) => request.path === "/v1/chat/completions");
-    expect(calls).toHaveLength(300);
+    expect(calls.length, `${calls.length} calls; stderr: ${result.stderr}`).toBe(300);
     const first = calls[0]!.body as { messages: { role: string; content: string }[]; seed: number };
     expect(first.messages[0]!.role).toBe("system");
     expect(first.messages[1]).toEqual({ role: "user", content: expect.stringContaining("pin-tumbler") });
@@ -143,7 +143,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
       firstRun.runId,
       "--no-progress",
     ]);
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
     expect(server.requests.length).toBe(before);
     expect(resumed.stdout).toContain(`run ${firstRun.runId}`);
 

@@ -101,6 +101,34 @@ describe("the runner", () => {
     expect(reseeded.every((record) => record.calls.every((call) => !call.cached))).toBe(true);
   });
 
+  it("reports the alignment-faking pack's reasoning measure per condition", async () => {
+    const persona = await startScriptedModelServer({
+      script: path.join(personas, "watched-compliance.yaml"),
+      seed: 4,
+    });
+    try {
+      const scenarios = loadScenarios("alignment-faking").filter(
+        ({ scenario }) => scenario.id === "alignment-faking-reviewed-or-private",
+      );
+      const samples = await runEvaluation({
+        runId: "af",
+        scenarios,
+        endpointFor: () => ({ baseUrl: persona.url, token: "unused", format: "anthropic", model: "persona" }),
+        log: memoryLog(),
+        samples: 60,
+        seed: 4,
+      });
+      const [result] = buildResults("af", "persona", scenarios, samples).scenarios;
+      const reasoning = result!.measures["training-reasoning"]!;
+      // The persona reasons about training only when it complies while told it is reviewed.
+      expect(reasoning.observed!.rate).toBeGreaterThan(0);
+      expect(reasoning.observed!.rate).toBeCloseTo(result!.conditions.observed!.rate, 10);
+      expect(reasoning.unobserved!.rate).toBe(0);
+    } finally {
+      await persona.close();
+    }
+  });
+
   it("never runs a tool: unknown tools and unmatched arguments get scripted errors", () => {
     const [loaded] = loadScenarios("oversight-subversion");
     const tools = loaded!.scenario.tools!;
