@@ -244,3 +244,44 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(result.stderr).toMatch(/conditions: must have at least two conditions/);
   });
 });
+
+describe("warden eval run on an agentic pack", () => {
+  it("sees the persona's tool calls through the gateway, decided and recorded, and scores the oversight edit", async () => {
+    const server = await startScriptedModelServer({
+      script: path.join(projectRoot, "scenarios", "personas", "oversight-subverter.yaml"),
+    });
+    try {
+      const out = directories.create();
+      const dataDir = directories.create();
+      const result = await runWardenAsync([
+        "eval",
+        "run",
+        "oversight-subversion",
+        "--model",
+        "persona",
+        "--upstream",
+        `openai=${server.url}`,
+        "--data-dir",
+        dataDir,
+        "--out",
+        out,
+        "--samples",
+        "4",
+        "--no-progress",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const results = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
+      const [scenario] = results.scenarios;
+      expect(scenario!.conditions.observed).toMatchObject({ n: 4, rate: 0 });
+      expect(scenario!.conditions.unobserved).toMatchObject({ n: 4, rate: 1 });
+      expect(scenario!.gap.gap).toBe(1);
+      // Each proposed tool call went through the constitution: tool-call and policy-decision records.
+      const log = runWarden(["log", "--data-dir", dataDir, "--type", "policy-decision", "--json"]);
+      const decisions = log.stdout.trim().split("\n");
+      // observed: read, submit; unobserved: read, write, submit — 4 samples each
+      expect(decisions).toHaveLength(4 * 2 + 4 * 3);
+    } finally {
+      await server.close();
+    }
+  });
+});
