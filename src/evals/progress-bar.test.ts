@@ -19,8 +19,11 @@ describe("the progress line", () => {
     const bar = new ProgressBar(stream, "eval");
     bar.update(0, 4);
     bar.update(4, 4);
-    expect(stream.text).toMatch(/^\r\[\.{24}\] eval 0\/4 0\.0\/s ETA --\x1b\[K/);
-    expect(stream.text).toMatch(/\r\[#{24}\] eval 4\/4 [\d.]+\/s ETA 0s\x1b\[K\n$/);
+    const clearLine = "\u001b[K";
+    const [first, last] = stream.text.split(clearLine);
+    expect(first).toMatch(/^\r\[\.{24}\] eval 0\/4 0\.0\/s ETA --$/);
+    expect(last).toMatch(/^\r\[#{24}\] eval 4\/4 [\d.]+\/s ETA 0s$/);
+    expect(stream.text.endsWith(`${clearLine}\n`)).toBe(true);
   });
 
   it("prints plain lines at each tenth when stderr is not a terminal", () => {
