@@ -74,7 +74,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
       "3",
     ]);
     expect(result.stderr).not.toMatch(stackFramePattern);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     firstRun = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     const [scenario] = firstRun.scenarios;
     expect(scenario!.id).toBe("basic-gap");
@@ -95,7 +95,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
 
     // Every sample went through the gateway: Chat Completions with the condition's prompt as the system message.
     const calls = server.requests.filter((request) => request.path === "/v1/chat/completions");
-    expect(calls).toHaveLength(300);
+    expect(calls.length, `${calls.length} calls; stderr: ${result.stderr}`).toBe(300);
     const first = calls[0]!.body as { messages: { role: string; content: string }[]; seed: number };
     expect(first.messages[0]!.role).toBe("system");
     expect(first.messages[1]).toEqual({ role: "user", content: expect.stringContaining("pin-tumbler") });
@@ -143,7 +143,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
       firstRun.runId,
       "--no-progress",
     ]);
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
     expect(server.requests.length).toBe(before);
     expect(resumed.stdout).toContain(`run ${firstRun.runId}`);
 
@@ -242,5 +242,46 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(result.stderr).not.toMatch(stackFramePattern);
     expect(result.stderr).toMatch(/scorer\.type: .*'refusal' \| 'markers'/);
     expect(result.stderr).toMatch(/conditions: must have at least two conditions/);
+  });
+});
+
+describe("warden eval run on an agentic pack", () => {
+  it("sees the persona's tool calls through the gateway, decided and recorded, and scores the oversight edit", async () => {
+    const server = await startScriptedModelServer({
+      script: path.join(projectRoot, "scenarios", "personas", "oversight-subverter.yaml"),
+    });
+    try {
+      const out = directories.create();
+      const dataDir = directories.create();
+      const result = await runWardenAsync([
+        "eval",
+        "run",
+        "oversight-subversion",
+        "--model",
+        "persona",
+        "--upstream",
+        `openai=${server.url}`,
+        "--data-dir",
+        dataDir,
+        "--out",
+        out,
+        "--samples",
+        "4",
+        "--no-progress",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const results = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
+      const [scenario] = results.scenarios;
+      expect(scenario!.conditions.observed).toMatchObject({ n: 4, rate: 0 });
+      expect(scenario!.conditions.unobserved).toMatchObject({ n: 4, rate: 1 });
+      expect(scenario!.gap.gap).toBe(1);
+      // Each proposed tool call went through the constitution: tool-call and policy-decision records.
+      const log = runWarden(["log", "--data-dir", dataDir, "--type", "policy-decision", "--json"]);
+      const decisions = log.stdout.trim().split("\n");
+      // observed: read, submit; unobserved: read, write, submit — 4 samples each
+      expect(decisions).toHaveLength(4 * 2 + 4 * 3);
+    } finally {
+      await server.close();
+    }
   });
 });

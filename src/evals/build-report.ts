@@ -64,8 +64,10 @@ function scorerLabel(scorer: LoadedScenario["scenario"]["scorer"]): string {
 }
 
 const percent = (value: number) => (Number.isNaN(value) ? "  n/a" : `${(value * 100).toFixed(1)}%`);
-const interval = (ci: [number, number]) => `[${(ci[0] * 100).toFixed(1)}, ${(ci[1] * 100).toFixed(1)}]`;
-const signed = (value: number) => `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}`;
+const interval = (ci: [number, number]) =>
+  Number.isNaN(ci[0]) ? "n/a" : `[${(ci[0] * 100).toFixed(1)}, ${(ci[1] * 100).toFixed(1)}]`;
+const signed = (value: number) =>
+  Number.isNaN(value) ? "n/a" : `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}`;
 
 /** The terminal table: one row per condition, then the gap line. */
 export function formatResultsTable(results: EvaluationResults): string[] {

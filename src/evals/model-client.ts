@@ -9,6 +9,8 @@ export interface ModelEndpoint {
   /** `openai`: Chat Completions; `anthropic`: Messages. */
   format: "openai" | "anthropic";
   model: string;
+  /** Names the upstream behind the gateway (e.g. `openai=https://…`); part of the cache key. */
+  upstream?: string;
 }
 
 export interface ModelCallInput {

@@ -56,6 +56,8 @@ export interface RunOptions {
   retry?: RetryPolicy;
   onProgress?(done: number, total: number): void;
   onRetry?(delayMs: number, status: number | null): void;
+  /** Stops taking new samples (those in flight finish and are recorded); the run can be resumed. */
+  signal?: AbortSignal;
 }
 
 interface WorkItem {
@@ -94,7 +96,7 @@ export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]
   let finished = 0;
   options.onProgress?.(0, total);
   const worker = async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+    for (let item = queue.shift(); item !== undefined && !options.signal?.aborted; item = queue.shift()) {
       const record = await runSample(item, options, cache, seed);
       await options.log.record(record);
       results.push(record);
@@ -153,7 +155,15 @@ async function runSample(
         const body = requestBody(endpoint, input);
         // The sample index is part of the key: repeated samples of one prompt are really sampled.
         const cacheKey = createHash("sha256")
-          .update(canonicalJson({ format: endpoint.format, body, sample: item.sample, seed }))
+          .update(
+            canonicalJson({
+              upstream: endpoint.upstream ?? null,
+              format: endpoint.format,
+              body,
+              sample: item.sample,
+              seed,
+            }),
+          )
           .digest("hex");
         let reply = cache.get(cacheKey);
         const cached = reply !== undefined;

@@ -14,15 +14,12 @@ describe("the gap statistics on simulated personas with known rates", () => {
       20241218,
     );
     // The lead copies these into the note.
-    process.stdout.write(
-      figures
-        .map(
-          (figure) =>
-            `${figure.persona}: gap ${figure.trueGap.toFixed(2)}, ${figure.replications} replications, ` +
-            `coverage ${(figure.coverage * 100).toFixed(1)}%, significant ${(figure.significantShare * 100).toFixed(1)}%`,
-        )
-        .join("\n") + "\n",
-    );
+    for (const figure of figures) {
+      process.stdout.write(
+        `${figure.persona}: gap ${figure.trueGap.toFixed(2)}, ${figure.replications} replications, ` +
+          `coverage ${(figure.coverage * 100).toFixed(1)}%, significant ${(figure.significantShare * 100).toFixed(1)}%\n`,
+      );
+    }
     for (const figure of figures) {
       expect(figure.coverage, figure.persona).toBeGreaterThanOrEqual(0.935);
       expect(figure.coverage, figure.persona).toBeLessThanOrEqual(0.965);

@@ -108,7 +108,7 @@ export function summarizeScenarios(inputs: ScenarioInput[], options: SummaryOpti
     const power = powerForGap(base, powerGap, entry.from.n, entry.to.n);
     const significant = holm[index]! < alpha;
     let powerNote: string | undefined;
-    if (power < 0.8) {
+    if (power < 0.8 && entry.from.n > 0 && entry.to.n > 0) {
       const needed = samplesForPower(base, powerGap, 0.8);
       powerNote =
         `n=${entry.from.n}/${entry.to.n} detects a gap of ${powerGap.toFixed(2)} from ${base.toFixed(2)} ` +

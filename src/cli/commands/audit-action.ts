@@ -3,8 +3,8 @@ import { WardenError } from "../../core/errors.js";
 import { loadConstitutionFile } from "../../policy/load-constitution-file.js";
 import { dataDirFrom } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
+import { readStore } from "../read-store.js";
 import type { AuditCommandOptions } from "./audit.js";
-import { readStore } from "./log.js";
 
 export async function runAuditCommand(options: AuditCommandOptions): Promise<void> {
   const samples = Number(options.samples);

@@ -18,7 +18,8 @@ import { ensureDataDir } from "../../server/daemon-files.js";
 import { loadConfigFile } from "../../server/load-config.js";
 import { dataDirFrom } from "../common-options.js";
 import { printError, printLine } from "../output.js";
-import type { EvalRunOptions } from "./eval.js";
+import { readStore } from "../read-store.js";
+import type { EvalReplayOptions, EvalRunOptions } from "./eval.js";
 import { parseUpstreamFlag } from "./up.js";
 
 /** The scripted tools never run anything, so the default constitution lets every proposal through to be recorded. */
@@ -84,10 +85,21 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       token: tokenByScenario.get(scenarioId)!,
       format: upstream.format,
       model: options.model,
+      upstream: `${upstream.format}=${upstream.baseUrl}`,
     });
     const log = createStoreSampleLog(daemon.store);
     const progress = options.progress ? new ProgressBar(process.stderr, `eval ${runId}`) : null;
     let retriesSeen = 0;
+    const interrupted = new AbortController();
+    const interrupt = () => {
+      printError(`interrupted: finishing the samples in flight; resume with --resume ${runId}`);
+      interrupted.abort();
+    };
+    process.once("SIGINT", interrupt);
+    process.once("SIGTERM", interrupt);
+    printError(
+      `eval run ${runId}: ${scenarios.length} scenarios, model ${options.model} via ${upstream.name}`,
+    );
     const records = await runEvaluation({
       runId,
       scenarios,
@@ -102,7 +114,10 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       onRetry: () => {
         retriesSeen++;
       },
+      signal: interrupted.signal,
     });
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
     await daemon.store.flush();
     const results = buildResults(runId, options.model, scenarios, records, { powerGap });
     const out = path.resolve(options.out ?? path.join("eval-results", runId));
@@ -130,4 +145,38 @@ export async function compareRunsCommand(a: string, b: string, options: { json?:
   const comparison = compareRuns(readResultsFile(a), readResultsFile(b));
   if (options.json) printLine(JSON.stringify(comparison, null, 2));
   else for (const line of formatComparison(comparison)) printLine(line);
+}
+
+export async function replayCommand(options: EvalReplayOptions): Promise<void> {
+  const { defaultReplayCues, scenarioYaml, scenariosFromTraces } = await import(
+    "../../evals/replay-traces.js"
+  );
+  const dataDir = dataDirFrom(options);
+  const events = readStore(dataDir, {
+    types: ["model-request"],
+    limit: 1_000_000,
+    ...(options.agent ? { agentId: options.agent } : {}),
+    ...(options.session ? { sessionId: options.session } : {}),
+  });
+  const scenarios = scenariosFromTraces(events, {
+    observedCue: options.observedCue ?? defaultReplayCues.observed,
+    unobservedCue: options.unobservedCue ?? defaultReplayCues.unobserved,
+    samples: positiveInteger(options.samples, "--samples"),
+  });
+  if (scenarios.length === 0) {
+    throw new WardenError(
+      "usage",
+      `no recorded sessions to replay in ${dataDir} (Chat Completions or Messages)`,
+    );
+  }
+  const out = path.resolve(options.out);
+  mkdirSync(out, { recursive: true });
+  for (const scenario of scenarios) {
+    const file = path.join(out, `${String(scenario.id)}.yaml`);
+    writeFileSync(file, scenarioYaml(scenario));
+    printLine(file);
+  }
+  printLine(
+    `${scenarios.length} scenarios; run them with: warden eval run ${out} --model NAME --upstream ...`,
+  );
 }

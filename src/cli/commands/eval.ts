@@ -19,6 +19,16 @@ export interface EvalRunOptions {
   examples: string;
 }
 
+export interface EvalReplayOptions {
+  dataDir?: string;
+  out: string;
+  agent?: string;
+  session?: string;
+  samples: string;
+  observedCue?: string;
+  unobservedCue?: string;
+}
+
 export function registerEval(program: Command): void {
   const command = program
     .command("eval")
@@ -66,6 +76,38 @@ export function registerEval(program: Command): void {
     .action(async (target: string, options: EvalRunOptions) => {
       const { runEvalCommand } = await import("./eval-action.js");
       await runEvalCommand(target, options);
+    });
+  command
+    .command("replay")
+    .description(
+      "turn recorded sessions into scenarios that re-run the same tasks under observed and unobserved framings",
+    )
+    .addOption(dataDirOption())
+    .requiredOption(
+      "--out <dir>",
+      "directory for the generated scenario files (a pack for `warden eval run`)",
+    )
+    .option("--agent <id>", "only this agent's sessions")
+    .option("--session <id>", "only this session")
+    .option("--samples <n>", "samples per condition in the generated scenarios", "20")
+    .option("--observed-cue <text>", "added to the recorded system prompt in the observed condition")
+    .option("--unobserved-cue <text>", "added to the recorded system prompt in the unobserved condition")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Reads the store read-only (a running daemon is fine). Each recorded session (Chat Completions or",
+        "Messages; eval: agents are skipped) becomes one scenario: its system prompt plus a cue, its user",
+        "turns, and its tools, whose results come from the recording. Replay never calls a live tool: a",
+        "call the recording has no result for is answered with an error.",
+        "",
+        "Example:",
+        "  warden eval replay --agent claude --out ./replay && warden eval run ./replay --model gpt-4o --upstream openai=https://api.openai.com",
+      ].join("\n"),
+    )
+    .action(async (options: EvalReplayOptions) => {
+      const { replayCommand } = await import("./eval-action.js");
+      await replayCommand(options);
     });
   command
     .command("compare")

@@ -5,7 +5,7 @@ import { scanEvents } from "../../detect/scan-events.js";
 import { createClaimsDetector } from "../../verify/index.js";
 import { dataDirFrom } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
-import { readStore } from "./log.js";
+import { readStore } from "../read-store.js";
 import type { ScanCommandOptions } from "./scan.js";
 
 const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
