@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { canonicalEventBody, hashEventBody } from "../src/core/hash-chain.js";
 import { WardenClient } from "../src/sdk/index.js";
 import { PostgresEventStore } from "../src/store/postgres/postgres-event-store.js";
 import { verifyLog } from "../src/store/verify-log.js";
@@ -21,8 +22,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startReplica(url: string, chain: string, sandbox = createSandbox(constitution)) {
-  const { daemon, baseUrl } = await startWardenUp(sandbox, ["--db", url, "--chain", chain]);
+async function startReplica(
+  url: string,
+  chain: string,
+  sandbox = createSandbox(constitution),
+  extraArgs: string[] = [],
+) {
+  const { daemon, baseUrl } = await startWardenUp(sandbox, ["--db", url, "--chain", chain, ...extraArgs]);
   cleanups.push(() => {
     daemon.kill("SIGKILL");
     sandbox.cleanup();
@@ -179,5 +185,58 @@ describe.skipIf(skipPostgres)("warden up replicas on one PostgreSQL database", (
     const c = await startReplica(database.url, "r3");
     const onC = new WardenClient({ baseUrl: c.baseUrl, token: c.token, sessionId: "s-late" });
     expect(await onC.decide("write_note", { late: true })).toMatchObject({ effect: "deny" });
+  });
+
+  it("catches a replica's chain rewritten consistently from its start through the other chain's checkpoints", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const [a, b] = await Promise.all([
+      startReplica(database.url, "r1", createSandbox(constitution), ["--checkpoint-every", "4"]),
+      startReplica(database.url, "r2", createSandbox(constitution), ["--checkpoint-every", "4"]),
+    ]);
+    const onA = new WardenClient({ baseUrl: a.baseUrl, token: a.token, sessionId: "s-x" });
+    const onB = new WardenClient({ baseUrl: b.baseUrl, token: b.token, sessionId: "s-x" });
+    for (let round = 0; round < 4; round++) {
+      await onB.decide("write_note", { round, text: "the real note" });
+      await onA.decide("write_note", { round });
+    }
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    cleanups.push(() => client.end());
+    const vouched = await client.query(
+      "SELECT count(*)::int AS n FROM warden_events WHERE chain = 'r1' AND type = 'checkpoint' AND body LIKE '%chainHeads%r2%'",
+    );
+    expect(vouched.rows[0].n).toBeGreaterThan(0);
+    const intact = runWarden(["verify", "--db", database.url]);
+    expect(intact.code, intact.stdout + intact.stderr).toBe(0);
+    expect(intact.stdout).toMatch(/chain r1: intact/);
+    expect(intact.stdout).toMatch(/chain r2: intact/);
+
+    // Rewrite r2 from its first event, re-hashing and re-linking every row: on its own, without
+    // r2's key, the chain still looks whole.
+    const rows = await client.query<{ seq: string; body: string }>(
+      "SELECT seq, body FROM warden_events WHERE chain = 'r2' ORDER BY seq",
+    );
+    await client.query("ALTER TABLE warden_events DISABLE TRIGGER warden_events_no_update");
+    let previous = "0".repeat(64);
+    const rewritten = new Map<number, string>();
+    for (const row of rows.rows) {
+      const body = JSON.parse(row.body.replace("the real note", "a forged note"));
+      body.prevHash = previous;
+      // Its own checkpoints are made to agree (their signatures cannot be checked without r2's key).
+      if (body.type === "checkpoint") body.data.headHash = rewritten.get(body.data.headSeq);
+      const text = canonicalEventBody(body);
+      previous = hashEventBody(text);
+      rewritten.set(Number(row.seq), previous);
+      await client.query("UPDATE warden_events SET body = $1, hash = $2 WHERE chain = 'r2' AND seq = $3", [
+        text,
+        previous,
+        row.seq,
+      ]);
+    }
+    const forged = runWarden(["verify", "--db", database.url]);
+    expect(forged.code).toBe(1);
+    expect(forged.stdout).toMatch(/chain r2: intact/);
+    expect(forged.stdout).toMatch(/chain r2: FAILED at seq \d+: edited: .*chain r1 recorded/);
   });
 });

@@ -116,6 +116,11 @@ export const eventDataSchemas = {
     headHash: z.string(),
     keyId: z.string(),
     signature: z.string(),
+    /**
+     * With replicas on PostgreSQL: the heads of the other replicas' chains when it was written.
+     * They are part of this hashed event, so the next signed checkpoint commits to them too.
+     */
+    chainHeads: z.array(z.object({ chain: z.string(), seq: z.number().int(), hash: z.string() })).optional(),
   }),
   "eval-sample": z.object({ scenario: z.string() }).passthrough(),
   /** Retention is about to remove every event up to `removedThroughSeq` (a checkpoint follows it). */

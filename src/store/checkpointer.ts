@@ -73,6 +73,17 @@ export class Checkpointer {
     const head = await store.head();
     if (!head || head.seq <= this.#lastCheckpointedSeq) return;
     const signature = sign(null, checkpointMessage(head.seq, head.hash), keys.privateKey).toString("base64");
+    // Replicas' stores know the other chains: each checkpoint records their heads, so every
+    // chain vouches for the others and a rewrite of one is visible from the rest.
+    const chainHeads =
+      "chainHeads" in store && typeof store.chainHeads === "function"
+        ? await (
+            store as { chainHeads(): Promise<{ chain: string; seq: number; hash: string }[]>; chain?: string }
+          )
+            .chainHeads()
+            .then((heads) => heads.filter((other) => other.chain !== (store as { chain?: string }).chain))
+            .catch(() => undefined)
+        : undefined;
     // The checkpoint is itself an event; its seq is head.seq + 1 only if nothing raced it,
     // so we remember the checkpoint's own seq as the last checkpointed one.
     const event = await store.append({
@@ -81,7 +92,13 @@ export class Checkpointer {
       sessionId: "warden",
       traceId: newTraceId(),
       spanId: newSpanId(),
-      data: { headSeq: head.seq, headHash: head.hash, keyId: keys.keyId, signature },
+      data: {
+        headSeq: head.seq,
+        headHash: head.hash,
+        keyId: keys.keyId,
+        signature,
+        ...(chainHeads === undefined || chainHeads.length === 0 ? {} : { chainHeads }),
+      },
     });
     this.#lastCheckpointedSeq = event.seq;
     if (this.#options.witness) {

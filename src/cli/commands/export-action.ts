@@ -78,3 +78,38 @@ export function verifyExportCommand(
   }
   return report.ok ? 0 : 1;
 }
+
+/** `warden verify --db URL`: every chain of a PostgreSQL store; exit 0 intact, 1 not. */
+export async function verifyChainsCommand(
+  url: string,
+  publicKeyFile: string | undefined,
+  chain: string | undefined,
+  json: boolean,
+): Promise<number> {
+  if ((publicKeyFile === undefined) !== (chain === undefined))
+    throw new WardenError(
+      "usage",
+      "with --db, give --public-key and --chain together (each replica has its own key)",
+    );
+  const { verifyPostgresChains } = await import("../../store/postgres/verify-postgres.js");
+  const keys =
+    publicKeyFile !== undefined && chain !== undefined ? { [chain]: readPublicKey(publicKeyFile) } : {};
+  const report = await verifyPostgresChains(url, keys);
+  if (json) printJsonLine(report);
+  else {
+    for (const { chain: name, report: each } of report.chains) {
+      if (each.ok)
+        printLine(
+          `chain ${name}: intact, ${each.events} events, ${each.checkpoints} checkpoints${keys[name] ? " (signatures checked)" : ""}`,
+        );
+      else {
+        const first = each.problems[0]!;
+        printLine(`chain ${name}: FAILED at seq ${first.seq}: ${first.kind}: ${first.message}`);
+      }
+    }
+    for (const problem of report.crossChainProblems)
+      printLine(`chain ${problem.chain}: FAILED at seq ${problem.seq}: ${problem.kind}: ${problem.message}`);
+    if (report.chains.length === 0) printLine("no chains in this database");
+  }
+  return report.ok ? 0 : 1;
+}

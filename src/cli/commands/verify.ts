@@ -19,6 +19,11 @@ export function registerVerify(program: Command): void {
     )
     .option("--witness <file|url>", "the witness that received checkpoint heads")
     .option("--export <dir>", "check a `warden export` directory instead of the data directory's log")
+    .option(
+      "--db <url>",
+      "check every replica's chain in a PostgreSQL store, and what each recorded of the others",
+    )
+    .option("--chain <name>", "with --db and --public-key: the chain that key signs")
     .addOption(jsonOption())
     .addHelpText(
       "after",
@@ -30,8 +35,20 @@ export function registerVerify(program: Command): void {
         publicKey?: string;
         witness?: string;
         export?: string;
+        db?: string;
+        chain?: string;
         json?: boolean;
       }) => {
+        if (options.db !== undefined) {
+          const { verifyChainsCommand } = await import("./export-action.js");
+          process.exitCode = await verifyChainsCommand(
+            options.db,
+            options.publicKey,
+            options.chain,
+            Boolean(options.json),
+          );
+          return;
+        }
         if (options.export !== undefined) {
           const { verifyExportCommand } = await import("./export-action.js");
           process.exitCode = verifyExportCommand(options.export, options.publicKey, Boolean(options.json));
