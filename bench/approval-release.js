@@ -15,7 +15,21 @@ const root = mkdtempSync(path.join(tmpdir(), "warden-bench-approval-"));
 const policy = path.join(root, "constitution.yaml");
 writeFileSync(policy, "version: 1\ndefault: hold\nrules: []\n");
 const dataDir = path.join(root, "state");
-const daemon = await startDaemon({ dataDir, policyPath: policy, logger: silentLogger(), socketOnly: true });
+const daemon = await startDaemon({
+  dataDir,
+  policyPath: policy,
+  logger: silentLogger(),
+  socketOnly: true,
+  // Every round holds a call: lift the per-agent hold limits (default 30 a minute).
+  config: {
+    version: 1,
+    listen: { host: "127.0.0.1", port: 0 },
+    upstreams: [],
+    mcpServers: {},
+    gateway: { mcpExecutedTools: [] },
+    approvals: { maxHoldsPerAgentPerMinute: 1_000_000, maxOpenHoldsPerAgent: 1_000_000 },
+  },
+});
 const agent = new DaemonClient({ socketPath: daemon.socketPath, role: "agent" });
 const reviewer = new DaemonClient({
   socketPath: daemon.socketPath,
