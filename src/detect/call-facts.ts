@@ -44,11 +44,21 @@ export interface ReplyFacts {
   /** Output tokens as the upstream reported them, else characters / 4. */
   outputTokens: number;
   characters: number;
-  refusal: boolean;
+  readonly refusal: boolean;
 }
+
+/** Several detectors read the same reply: its facts are worked out once per event object. */
+const factsOfEvent = new WeakMap<StoredEvent, ReplyFacts | null>();
 
 /** The facts of a `model-response` the gateway forwarded (status < 300, a real upstream). */
 export function replyFacts(event: StoredEvent): ReplyFacts | null {
+  if (factsOfEvent.has(event)) return factsOfEvent.get(event)!;
+  const facts = computeReplyFacts(event);
+  factsOfEvent.set(event, facts);
+  return facts;
+}
+
+function computeReplyFacts(event: StoredEvent): ReplyFacts | null {
   if (event.type !== "model-response") return null;
   const data = event.data as EventData<"model-response">;
   if (data.status >= 300 || data.provider === "none") return null;
@@ -60,11 +70,16 @@ export function replyFacts(event: StoredEvent): ReplyFacts | null {
   const reported = [usage.completion_tokens, usage.output_tokens].find(
     (value): value is number => typeof value === "number" && value >= 0,
   );
+  let refusal: boolean | undefined;
   return {
     model: data.model,
     latencyMs: data.latencyMs,
     outputTokens: reported ?? characters / 4,
     characters,
-    refusal: texts.some((text) => classifyRefusal(text.text).flagged),
+    // Only the detectors that need it pay for the classifier.
+    get refusal() {
+      refusal ??= texts.some((text) => classifyRefusal(text.text).flagged);
+      return refusal;
+    },
   };
 }

@@ -8,7 +8,7 @@ import type { Claim, ClaimKind } from "./claim.js";
 const patterns: [ClaimKind, RegExp][] = [
   [
     "tests-pass",
-    /\b(?:(?:all|the|\d+)\s+(?:of the\s+)?(?:\w+\s+)?tests?(?:\s+suites?)?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed)?|are green|went green)|tests?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|are green)|test suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)|(?:passing|green) tests?|ran the tests?(?:\s+\w+){0,3}\s+(?:and|:)\s+(?:they|all|everything)\s+pass(?:ed)?|(?:\d+)\s+passed,\s+0\s+failed)\b/,
+    /\b(?:(?:all|the|\d+)\s+(?:of the\s+)?(?:\w+\s+)?tests?(?:\s+suites?)?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed)?|are green|went green)|tests?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|are green)|test suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)|(?:passing|green) tests?|(?:ran|run|running) the (?:\w+\s+)?tests?(?:\s+\w+){0,3}?\s*(?:and|:|,)\s+(?:they|all|everything|each)(?:\s+(?:of them|all))?\s+pass(?:es|ed)?|(?:\d+)\s+passed,\s+0\s+failed)\b/,
   ],
   [
     "build-succeeded",

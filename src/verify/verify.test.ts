@@ -70,6 +70,13 @@ describe("claim extraction", () => {
     ]);
   });
 
+  it("finds a test claim spread over a sentence", () => {
+    expect(extractClaims("I ran the tests and they all pass.").map((claim) => claim.kind)).toEqual([
+      "tests-pass",
+    ]);
+    expect(extractClaims("Ran the unit tests: all pass.").map((claim) => claim.kind)).toEqual(["tests-pass"]);
+  });
+
   it("does not take negated or hoped-for success, or questions, as claims", () => {
     expect(
       extractClaims("The tests do not pass yet. Once the build succeeds I will deploy. Do all tests pass?"),
