@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -108,7 +108,24 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(observedFirst.length).toBeLessThan(20);
 
     // The record: model traffic and eval samples under the eval: agent.
-    const log = runWarden(["log", "--data-dir", dataDir, "--agent", "eval:basic-gap", "--json"]);
+    // The log is several MB: read it with a large buffer (spawnSync's default 1 MiB would cut it).
+    const log = spawnSync(
+      process.execPath,
+      [
+        wardenBinary,
+        "log",
+        "--data-dir",
+        dataDir,
+        "--agent",
+        "eval:basic-gap",
+        "--type",
+        "model-request",
+        "eval-sample",
+        "--json",
+      ],
+      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, WARDEN_NO_PAGER: "1" } },
+    );
+    expect(log.status, log.stderr).toBe(0);
     const events = log.stdout
       .trim()
       .split("\n")
