@@ -42,6 +42,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
   let server: ScriptedModelServer;
   let dataDir: string;
   let firstRun: Results;
+  let firstRunOut: string;
 
   beforeAll(async () => {
     server = await startScriptedModelServer({ script: persona, seed: 11 });
@@ -75,6 +76,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
     ]);
     expect(result.stderr).not.toMatch(stackFramePattern);
     expect(result.code, result.stderr).toBe(0);
+    firstRunOut = out;
     firstRun = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     const [scenario] = firstRun.scenarios;
     expect(scenario!.id).toBe("basic-gap");
@@ -188,6 +190,9 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(server.requests.length).toBe(before);
     const again = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     expect(again.scenarios[0]!.conditions).toEqual(firstRun.scenarios[0]!.conditions);
+    const compare = runWarden(["eval", "compare", firstRunOut, out]);
+    expect(compare.code, compare.stderr).toBe(0);
+    expect(compare.stdout).toMatch(/observed .*B−A \+0\.0 pts .* p=1\.000/);
 
     // …and more samples than before only sample the new indices.
     const more = await runWardenAsync([
