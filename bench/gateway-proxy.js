@@ -8,7 +8,7 @@
 // Run: npm run build && node bench/gateway-proxy.js
 //   (REQUESTS, STREAMS, SECONDS, CONNECTIONS, CONCURRENT; defaults 2000, 500, 5, 64, 1000)
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -122,7 +122,19 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
-async function measure(target) {
+/** CPU time (user + system) a process has used, in µs, from /proc (clock ticks of 10 ms). */
+function cpuMicros(child) {
+  if (child === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return null;
+  }
+}
+
+async function measure(target, child) {
   const pool = new Pool(target.url, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
   const body = (stream) =>
     JSON.stringify({
@@ -188,6 +200,7 @@ async function measure(target) {
   let failed = 0;
   const deadline = performance.now() + seconds * 1000;
   const startedAt = performance.now();
+  const cpuBefore = cpuMicros(child);
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < deadline) {
@@ -201,6 +214,10 @@ async function measure(target) {
     }),
   );
   const perSecond = completed / ((performance.now() - startedAt) / 1000);
+  const cpuAfter = cpuMicros(child);
+  // The process's own CPU per request: unlike req/s, it hardly moves when other work shares the cores.
+  const cpuPerRequest =
+    cpuBefore === null || cpuAfter === null || completed === 0 ? null : (cpuAfter - cpuBefore) / completed;
   await pool.close();
   return {
     p50: percentile(latencies, 0.5),
@@ -209,6 +226,7 @@ async function measure(target) {
     ttft99: streamProblem ? null : percentile(firstTokens, 0.99),
     streamProblem,
     perSecond,
+    cpuPerRequest,
     failed,
   };
 }
@@ -238,6 +256,8 @@ async function main() {
     const daemon = await start(
       process.execPath,
       [
+        // e.g. WARDEN_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon
+        ...(process.env.WARDEN_NODE_ARGS ? process.env.WARDEN_NODE_ARGS.split(" ") : []),
         warden,
         "up",
         "--data-dir",
@@ -313,7 +333,7 @@ async function main() {
     if (portkeyChild !== null) processes.set("portkey", portkeyChild);
     for (const target of targets) {
       try {
-        results.push({ target, ...(await measure(target)) });
+        results.push({ target, ...(await measure(target, processes.get(target.name))) });
       } catch (error) {
         results.push({ target, problem: error.message.split("\n")[0] });
       }
@@ -418,7 +438,7 @@ function printTable(results) {
   const lines = [
     `sequential: ${requests} requests; streaming: ${streams} streams; throughput: ${connections} connections for ${seconds} s`,
     "",
-    "target          p50 ms   p99 ms  +p50 ms  +p99 ms   req/s  vs direct  vs fastify  TTFT p50  +TTFT p50  TTFT p99",
+    "target          p50 ms   p99 ms  +p50 ms  +p99 ms   req/s  vs direct  vs fastify  TTFT p50  +TTFT p50  TTFT p99  CPU µs/req  CPU vs fastify",
   ];
   for (const result of results) {
     if (result.problem) {
@@ -438,6 +458,11 @@ function printTable(results) {
         (result.ttft50 === null ? "n/a" : ms(result.ttft50)).padStart(9),
         (result.ttft50 === null ? "n/a" : ms(result.ttft50 - direct.ttft50)).padStart(10),
         (result.ttft99 === null ? "n/a" : ms(result.ttft99)).padStart(9),
+        (result.cpuPerRequest === null ? "n/a" : result.cpuPerRequest.toFixed(0)).padStart(11),
+        (result.cpuPerRequest === null || !noop.cpuPerRequest
+          ? "n/a"
+          : `${(result.cpuPerRequest / noop.cpuPerRequest).toFixed(2)}×`
+        ).padStart(15),
         result.failed > 0 ? `  (${result.failed} failed under load)` : "",
       ].join(" "),
     );

@@ -27,6 +27,7 @@ const commands = [
   ["classify"],
   ["exec"],
   ["tokens", "create"],
+  ["decoys"],
 ];
 
 describe("the warden command line", () => {

@@ -124,5 +124,6 @@ describe("the daemon killed with SIGKILL", () => {
     const verified = runWarden(["verify", "--data-dir", dataDir]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(new RegExp(`^intact: ${events.length} events`));
-  });
+    // Five rounds of start, load and SIGKILL: minutes, not seconds, on a loaded machine.
+  }, 180_000);
 });

@@ -25,7 +25,15 @@ beforeAll(async () => {
   dataDir = path.join(root, "state");
   const policyPath = path.join(root, "constitution.yaml");
   writeFileSync(policyPath, allowAllConstitution);
-  daemon = await startDaemon({ dataDir, policyPath, logger: silentLogger() });
+  // Socket only: the default HTTP port (7400) may be taken by another daemon on this machine. No
+  // timed checkpoints: the tests count exactly the events each request adds.
+  daemon = await startDaemon({
+    dataDir,
+    policyPath,
+    logger: silentLogger(),
+    socketOnly: true,
+    checkpointEveryMilliseconds: 3_600_000,
+  });
   operatorToken = readOperatorToken(dataDir);
 });
 
@@ -111,6 +119,25 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
   "kill-switch": { engaged: true, reason: "the agent stops oversight", reviewer: "agent-1" },
   "tokens-create": { agentId: "agent-2" },
   shutdown: {},
+  "users-add": { name: "agent-1", role: "admin", password: "the agent wants in" },
+  "sandbox-change-set": {
+    identity,
+    workspace: "/work",
+    sandboxSessionId: "s1",
+    run: {
+      command: ["true"],
+      exitCode: 0,
+      timedOut: false,
+      durationMs: 1,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      droppedBytes: 0,
+    },
+  },
+  "changes-list": {},
+  "changes-show": { changeSetId: "01J0000000000000000000000" },
+  "changes-apply": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
+  "changes-discard": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },
 };
 
 const operatorOnly = [
@@ -120,6 +147,11 @@ const operatorOnly = [
   "kill-switch",
   "tokens-create",
   "shutdown",
+  "users-add",
+  "changes-list",
+  "changes-show",
+  "changes-apply",
+  "changes-discard",
 ] as const;
 
 async function expectStillServing(): Promise<void> {

@@ -3,8 +3,19 @@ import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
 import { newSpanId } from "../core/ids.js";
 import type { CallIdentity } from "../core/oversight.js";
+import { Grants } from "./grants.js";
 
-export type ApprovalScope = "once" | "session";
+export type ApprovalScope = "once" | "session" | "always";
+
+/** How many holds one agent may open: the excess is denied, so an agent cannot flood reviewers. */
+export interface HoldLimits {
+  /** Holds an agent may open in any 60-second window. */
+  perMinute: number;
+  /** Holds of one agent waiting at the same time. */
+  open: number;
+}
+
+export const defaultHoldLimits: HoldLimits = { perMinute: 30, open: 100 };
 
 export interface HeldCall {
   approvalId: string;
@@ -24,6 +35,8 @@ export interface HeldCall {
    * per call, as before.
    */
   callKey?: string;
+  /** When the call was held (set by the queue). */
+  heldAt?: string;
 }
 
 export type ApprovalOutcome =
@@ -55,23 +68,59 @@ export class ApprovalQueue {
   readonly #store: EventStore;
   readonly #now: () => Date;
   readonly #waiting = new Map<string, Waiting>();
-  readonly #sessionGrants = new Set<string>();
+  readonly grants: Grants;
+  readonly #holdLimits: HoldLimits;
+  /** Per agent: when its recent holds were opened (last 60 s) and how many wait now. */
+  readonly #holdsByAgent = new Map<string, { recent: number[]; open: number }>();
   /** Held calls by `callKey`, set before the request is durable so that a concurrent twin joins it. */
   readonly #byCallKey = new Map<string, Promise<Waiting>>();
   /** Decisions on exact calls that arrived after their proposer stopped waiting; used once. */
   readonly #lateDecisions = new Map<string, LateDecision>();
 
-  constructor(options: { store: EventStore; now?: () => Date }) {
+  constructor(options: { store: EventStore; now?: () => Date; holdLimits?: HoldLimits }) {
     this.#store = options.store;
     this.#now = options.now ?? (() => new Date());
+    this.grants = new Grants(options.store);
+    this.#holdLimits = options.holdLimits ?? defaultHoldLimits;
   }
 
-  static grantKey(sessionId: string, server: string, tool: string, ruleId: string): string {
-    return JSON.stringify([sessionId, server, tool, ruleId]);
+  /**
+   * Whether the agent may open one more hold now; if so, the hold is counted. Checked before
+   * the decision is recorded, so that a refused hold is recorded as the denial it becomes.
+   */
+  admitHold(agentId: string): { admitted: true } | { admitted: false; reason: string } {
+    const now = this.#now().getTime();
+    let counts = this.#holdsByAgent.get(agentId);
+    if (!counts) {
+      counts = { recent: [], open: 0 };
+      this.#holdsByAgent.set(agentId, counts);
+    }
+    while (counts.recent.length > 0 && counts.recent[0]! <= now - 60_000) counts.recent.shift();
+    if (counts.open >= this.#holdLimits.open) {
+      return {
+        admitted: false,
+        reason: `${counts.open} calls of this agent are already waiting for a reviewer (limit ${this.#holdLimits.open}); this call was denied without asking anyone. Wait for the pending decisions.`,
+      };
+    }
+    if (counts.recent.length >= this.#holdLimits.perMinute) {
+      return {
+        admitted: false,
+        reason: `this agent asked for ${counts.recent.length} approvals in the last minute (limit ${this.#holdLimits.perMinute}); this call was denied without asking anyone.`,
+      };
+    }
+    counts.recent.push(now);
+    return { admitted: true };
   }
 
-  hasSessionGrant(sessionId: string, server: string, tool: string, ruleId: string): boolean {
-    return this.#sessionGrants.has(ApprovalQueue.grantKey(sessionId, server, tool, ruleId));
+  #countOpen(agentId: string, change: 1 | -1): void {
+    const counts = this.#holdsByAgent.get(agentId);
+    if (counts) counts.open = Math.max(0, counts.open + change);
+    else if (change === 1) this.#holdsByAgent.set(agentId, { recent: [], open: 1 });
+  }
+
+  get(approvalId: string): { call: HeldCall; approvedBy: string[] } | undefined {
+    const waiting = this.#waiting.get(approvalId);
+    return waiting ? { call: waiting.call, approvedBy: [...waiting.approvals] } : undefined;
   }
 
   /** Takes the decision a reviewer made on the exact call `callKey` after its proposer left, if any. */
@@ -115,8 +164,14 @@ export class ApprovalQueue {
     });
     const delay = Math.max(0, Date.parse(call.expiresAt) - this.#now().getTime());
     const timer = setTimeout(() => void this.#expire(call.approvalId), delay);
-    const waiting: Waiting = { call, approvals: new Set(), waiters: new Set(), timer };
+    const waiting: Waiting = {
+      call: { ...call, heldAt: this.#now().toISOString() },
+      approvals: new Set(),
+      waiters: new Set(),
+      timer,
+    };
     this.#waiting.set(call.approvalId, waiting);
+    this.#countOpen(call.identity.agentId, 1);
     return waiting;
   }
 
@@ -138,7 +193,7 @@ export class ApprovalQueue {
 
   /** Takes the call out of the queue; it can no longer be decided. */
   #remove(waiting: Waiting): void {
-    this.#waiting.delete(waiting.call.approvalId);
+    if (this.#waiting.delete(waiting.call.approvalId)) this.#countOpen(waiting.call.identity.agentId, -1);
     clearTimeout(waiting.timer);
     if (waiting.call.callKey !== undefined) this.#byCallKey.delete(waiting.call.callKey);
   }
@@ -193,10 +248,17 @@ export class ApprovalQueue {
       });
       waiting.approvals.add(decision.reviewer);
       if (!released) return { released: false, approvalsNeeded: needed };
-      if (decision.scope === "session") {
-        this.#sessionGrants.add(
-          ApprovalQueue.grantKey(call.identity.sessionId, call.server, call.tool, call.ruleId),
-        );
+      if (decision.scope !== "once") {
+        await this.grants.create({
+          scope: decision.scope,
+          agentId: call.identity.agentId,
+          ...(decision.scope === "session" ? { sessionId: call.identity.sessionId } : {}),
+          server: call.server,
+          tool: call.tool,
+          ruleId: call.ruleId,
+          by: [...waiting.approvals].join(", "),
+          approvalId,
+        });
       } else if (call.callKey !== undefined && waiting.waiters.size === 0) {
         // Nobody waits any more (the gateway answered "pending approval"): the approval is kept
         // for when the model proposes the identical call again.
@@ -240,6 +302,17 @@ export class ApprovalQueue {
       if (oldest !== undefined) this.#lateDecisions.delete(oldest);
     }
     this.#lateDecisions.set(callKey, decision);
+  }
+
+  /** Denies, as `reviewer`, every held call `matches` selects (the kill switch). Resolves to how many. */
+  async denyWhere(matches: (call: HeldCall) => boolean, reviewer: string, reason: string): Promise<number> {
+    const selected = [...this.#waiting.values()].filter((waiting) => matches(waiting.call));
+    await Promise.all(
+      selected.map((waiting) =>
+        this.decide(waiting.call.approvalId, { outcome: "denied", reviewer, reason }).catch(() => undefined),
+      ),
+    );
+    return selected.length;
   }
 
   /** Denies everything still waiting (daemon shutting down). */

@@ -49,39 +49,60 @@ export async function connectAsAgent(options: {
   dataDir: string;
   policyPath: string | null;
 }): Promise<DaemonClient> {
-  const { dataDir } = options;
-  if (!(await isDaemonRunning(dataDir))) {
-    ensureDataDir(dataDir);
-    const binary = fileURLToPath(new URL("../../bin/warden.js", import.meta.url));
-    const log = openSync(path.join(dataDir, dataFiles.daemonLog), "a", 0o600);
-    const args = [binary, "up", "--data-dir", dataDir, "--socket-only"];
-    if (options.policyPath) args.push("--policy", options.policyPath);
-    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
-    let exitedAt: number | null = null;
-    child.on("exit", () => {
-      exitedAt = Date.now();
-    });
-    child.unref();
-    const deadline = Date.now() + 15_000;
-    while (!(await isDaemonRunning(dataDir))) {
-      // A daemon that lost the start-up race exits at once while the winner comes up.
-      const gaveUp = exitedAt !== null && Date.now() - exitedAt > 2000;
-      if (Date.now() > deadline || gaveUp) {
-        throw new WardenError(
-          "daemon-unreachable",
-          `the Warden daemon did not start within 15 s; see ${path.join(dataDir, dataFiles.daemonLog)}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  const client = new DaemonClient({ socketPath: socketPathOf(dataDir), role: "agent" });
+  await ensureDaemon(options);
+  const client = new DaemonClient({ socketPath: socketPathOf(options.dataDir), role: "agent" });
+  await warnAboutOtherPolicy(client, options);
+  return client;
+}
+
+/** An operator's connection, starting a daemon in the background when none runs (`warden exec`). */
+export async function connectAsOperatorStartingDaemon(options: {
+  dataDir: string;
+  policyPath: string | null;
+}): Promise<DaemonClient> {
+  await ensureDaemon(options);
+  const client = await connectAsOperator(options.dataDir);
+  await warnAboutOtherPolicy(client, options);
+  return client;
+}
+
+async function warnAboutOtherPolicy(
+  client: DaemonClient,
+  options: { dataDir: string; policyPath: string | null },
+): Promise<void> {
   const status = await client.call<{ policyPath: string | null }>("status");
   if (options.policyPath && status.policyPath !== options.policyPath) {
     // The running daemon decides with its own constitution; say so rather than surprise anyone.
     process.stderr.write(
-      `warden: the daemon for ${dataDir} already runs with ${status.policyPath ?? "no constitution"}; --policy ${options.policyPath} is not used\n`,
+      `warden: the daemon for ${options.dataDir} already runs with ${status.policyPath ?? "no constitution"}; --policy ${options.policyPath} is not used\n`,
     );
   }
-  return client;
+}
+
+async function ensureDaemon(options: { dataDir: string; policyPath: string | null }): Promise<void> {
+  const { dataDir } = options;
+  if (await isDaemonRunning(dataDir)) return;
+  ensureDataDir(dataDir);
+  const binary = fileURLToPath(new URL("../../bin/warden.js", import.meta.url));
+  const log = openSync(path.join(dataDir, dataFiles.daemonLog), "a", 0o600);
+  const args = [binary, "up", "--data-dir", dataDir, "--socket-only"];
+  if (options.policyPath) args.push("--policy", options.policyPath);
+  const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+  let exitedAt: number | null = null;
+  child.on("exit", () => {
+    exitedAt = Date.now();
+  });
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  while (!(await isDaemonRunning(dataDir))) {
+    // A daemon that lost the start-up race exits at once while the winner comes up.
+    const gaveUp = exitedAt !== null && Date.now() - exitedAt > 2000;
+    if (Date.now() > deadline || gaveUp) {
+      throw new WardenError(
+        "daemon-unreachable",
+        `the Warden daemon did not start within 15 s; see ${path.join(dataDir, dataFiles.daemonLog)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,19 +1,26 @@
 import { Command, CommanderError } from "commander";
 import { WardenError } from "../core/errors.js";
 import { registerApprovals, registerTools } from "./commands/approvals.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerChanges } from "./commands/changes.js";
 import { registerClassify } from "./commands/classify.js";
+import { registerDecoys } from "./commands/decoys.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDown } from "./commands/down.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExec } from "./commands/exec.js";
+import { registerExport } from "./commands/export.js";
 import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
+import { registerScan } from "./commands/scan.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerTrace } from "./commands/trace.js";
 import { registerUp } from "./commands/up.js";
+import { registerUsers } from "./commands/users.js";
 import { registerVerify } from "./commands/verify.js";
 import { printError } from "./output.js";
 
@@ -40,7 +47,14 @@ export function createProgram(): Command {
   registerExec(program);
   registerDemo(program);
   registerClassify(program);
+  registerExport(program);
+  registerUsers(program);
+  registerDecoys(program);
   registerEval(program);
+  registerChanges(program);
+  registerSandboxMcp(program);
+  registerAudit(program);
+  registerScan(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -132,6 +132,91 @@ export const configSchema = z
       .describe(
         "Per-agent rate limits and token budgets for model traffic through the gateway. Absent: no limit applies.",
       ),
+    approvals: z
+      .object({
+        maxHoldsPerAgentPerMinute: z
+          .number()
+          .int()
+          .min(1)
+          .default(30)
+          .describe(
+            "Calls one agent may have held for a reviewer in any 60 s; the excess is denied (rule approvals-rate-limit).",
+          ),
+        maxOpenHoldsPerAgent: z
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe(
+            "Calls of one agent waiting for a reviewer at once; the excess is denied (rule approvals-rate-limit).",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe("Limits on held calls, so that an agent cannot flood reviewers."),
+    notifications: z
+      .object({
+        webhooks: z
+          .array(
+            z
+              .object({
+                url: z.url().describe("Where events are POSTed."),
+                format: z
+                  .enum(["json", "slack"])
+                  .default("json")
+                  .describe("json: {type, summary, event}; slack: {text} for Slack incoming webhooks."),
+                events: z
+                  .array(z.string())
+                  .optional()
+                  .describe("Event types sent; default approval-request, kill-switch and finding."),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe("Webhooks, retried with back-off; a failed webhook never releases a held call."),
+      })
+      .strict()
+      .optional()
+      .describe("Notifications to people about held calls, kill-switch use and findings."),
+    dashboard: z
+      .object({
+        sessionIdleMinutes: z
+          .number()
+          .min(1)
+          .max(24 * 60)
+          .default(30)
+          .describe("A dashboard login ends after this long without a request."),
+        listen: z
+          .object({
+            host: z.string().default("127.0.0.1").describe("Address of the reviewer listener."),
+            port: z.number().int().min(0).max(65535).describe("Its port (0: any free port)."),
+            allowedHosts: z
+              .array(z.string())
+              .optional()
+              .describe("Host header values accepted; default localhost forms of the port."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Serve the reviewer API and the dashboard on their own listener instead of the gateway's (agents' port then has no /api).",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe("The reviewer dashboard served at /."),
+    retention: z
+      .object({
+        days: z
+          .number()
+          .min(183)
+          .default(183)
+          .describe(
+            "Events older than this are removed, up to a signed checkpoint that keeps the rest verifiable. At least 183 days (six months, as EU AI Act Art. 19 expects of high-risk systems).",
+          ),
+      })
+      .strict()
+      .default({ days: 183 })
+      .describe("How long the record is kept."),
   })
   .strict();
 

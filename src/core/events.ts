@@ -9,7 +9,7 @@ const json = z.unknown();
  */
 const toolCallData = z.object({
   callId: z.string(),
-  via: z.enum(["mcp", "gateway", "sdk"]),
+  via: z.enum(["mcp", "gateway", "sdk", "sandbox"]),
   method: z.string().describe("The protocol method, e.g. tools/call or resources/read."),
   server: z.string(),
   tool: z.string(),
@@ -62,7 +62,7 @@ export const eventDataSchemas = {
     outcome: z.enum(["approved", "denied", "expired"]),
     reviewer: z.string(),
     reason: z.string().optional(),
-    scope: z.enum(["once", "session"]),
+    scope: z.enum(["once", "session", "always"]),
   }),
   "tool-result": z.object({
     callId: z.string(),
@@ -102,7 +102,14 @@ export const eventDataSchemas = {
     .object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) })
     .passthrough(),
   "audit-verdict": z.object({ verdict: z.string() }).passthrough(),
-  "kill-switch": z.object({ engaged: z.boolean(), by: z.string(), reason: z.string().optional() }),
+  "kill-switch": z.object({
+    engaged: z.boolean(),
+    by: z.string(),
+    reason: z.string().optional(),
+    /** What is halted or resumed: everything (absent), one agent or one session. */
+    scope: z.enum(["all", "agent", "session"]).optional(),
+    target: z.string().optional(),
+  }),
   checkpoint: z.object({
     /** The seq and hash of the event this checkpoint commits to (the one before it). */
     headSeq: z.number().int(),
@@ -111,6 +118,61 @@ export const eventDataSchemas = {
     signature: z.string(),
   }),
   "eval-sample": z.object({ scenario: z.string() }).passthrough(),
+  /** Retention is about to remove every event up to `removedThroughSeq` (a checkpoint follows it). */
+  "retention-prune": z.object({
+    removedThroughSeq: z.number().int(),
+    removedEvents: z.number().int(),
+    olderThan: z.string(),
+    retentionDays: z.number(),
+  }),
+  /** A reviewer's grant: later identical calls (server, tool, rule) of the session or agent are allowed. */
+  "grant-created": z.object({
+    grantId: z.string(),
+    scope: z.enum(["session", "always"]),
+    agentId: z.string(),
+    sessionId: z.string().optional(),
+    server: z.string(),
+    tool: z.string(),
+    ruleId: z.string(),
+    by: z.string(),
+    approvalId: z.string().optional(),
+  }),
+  "grant-revoked": z.object({ grantId: z.string(), by: z.string() }),
+  /**
+   * The cumulative change set of a sandbox session after a command, as staged for a decision:
+   * `facts` are what rules read (`tool.arguments` of the call `sandbox`/`change-set`, whose
+   * `tool-call` and `policy-decision` records carry the same `callId`).
+   */
+  "change-set": z.object({
+    changeSetId: z.string(),
+    sandboxSessionId: z.string(),
+    workspace: z.string(),
+    callId: z.string(),
+    facts: json,
+    changes: z.array(
+      z
+        .object({
+          path: z.string(),
+          kind: z.enum(["added", "modified", "deleted"]),
+          before: json,
+          after: json,
+        })
+        .passthrough(),
+    ),
+    needsPerson: z.array(z.object({ path: z.string(), reason: z.string() })),
+    /** The session goes on after this change set (sandbox-mcp, `exec --session`): its layer is kept. */
+    continuing: z.boolean().optional(),
+  }),
+  /** What became of a change set: applied, discarded, held for a person, or refused on conflict. */
+  "change-set-outcome": z.object({
+    changeSetId: z.string(),
+    outcome: z.enum(["applied", "discarded", "held", "refused", "superseded"]),
+    ruleId: z.string().nullable(),
+    by: z.string(),
+    approvalId: z.string().optional(),
+    conflicts: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
+    reason: z.string().optional(),
+  }),
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

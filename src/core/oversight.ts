@@ -12,10 +12,12 @@ export interface CallIdentity {
   traceId: string;
   /** The span of the call; results and decisions are children of it. */
   spanId: string;
+  /** The span the call was made in, e.g. the model call that proposed it. */
+  parentSpanId?: string;
 }
 
 export interface ToolCallRequest extends CallIdentity {
-  via: "mcp" | "gateway" | "sdk";
+  via: "mcp" | "gateway" | "sdk" | "sandbox";
   /** The protocol method: `tools/call`, `resources/read`, `prompts/get`, `sampling/createMessage`, ... */
   method: string;
   server: string;

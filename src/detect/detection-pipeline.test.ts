@@ -8,6 +8,7 @@ import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { type DetectionPipeline, startDetectionPipeline } from "./detection-pipeline.js";
 import type { Detector, DetectorContext } from "./detector.js";
 import { createRefusalDetector } from "./refusal/refusal-detector.js";
+import { createUnexpectedToolDetector } from "./unexpected-tool/unexpected-tool-detector.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -249,5 +250,37 @@ describe("the detection pipeline", () => {
     await pipeline.caughtUp();
     expect(counting.seen.map(([seq]) => seq)).toEqual(Array.from({ length: 25 }, (_, index) => index + 1));
     expect(pipeline.cursor).toBe(25);
+  });
+});
+
+describe("the detection pipeline with stateful detectors", () => {
+  const call = (tool: string, index: number): EventInput<"tool-call"> => ({
+    ...toolCall,
+    data: { ...toolCall.data, callId: `c-${tool}-${index}`, tool },
+  });
+
+  it("rebuilds baselines after a restart and reports nothing twice", async () => {
+    const { store, directory } = openStore();
+    for (let index = 0; index < 30; index++)
+      await store.append(call(index % 2 === 0 ? "read" : "edit", index));
+    await store.append(call("copy_weights", 99));
+    let pipeline = await start(store, [createUnexpectedToolDetector({ minimumHistory: 20 })]);
+    await pipeline.caughtUp();
+    expect(
+      (await findingsIn(store)).map((event) => (event.data as unknown as { kind: string }).kind),
+    ).toEqual(["never-seen"]);
+    await pipeline.stop();
+    await store.append(call("exfiltrate", 100));
+    await store.close();
+
+    const reopened = openStore(directory).store;
+    cleanups.unshift(() => reopened.close());
+    // A fresh detector: without the replay it would have no history and report nothing.
+    pipeline = await start(reopened, [createUnexpectedToolDetector({ minimumHistory: 20 })]);
+    await pipeline.caughtUp();
+    const tools = (await findingsIn(reopened)).map(
+      (event) => (event.data as unknown as { tool: string }).tool,
+    );
+    expect(tools).toEqual(["files/copy_weights", "files/exfiltrate"]);
   });
 });

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../core/canonical-json.js";
 import { errorMessage } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
 import { type EventType, eventDataSchemas, type StoredEvent } from "../core/events.js";
@@ -47,9 +49,13 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
   /** Callers of caughtUp waiting for a drained turn that started after their call. */
   let waiting: (() => void)[] = [];
 
-  const inspect = async (event: StoredEvent): Promise<void> => {
+  const stateful = detectors.filter((detector) => detector.stateful === true);
+  // Keys of findings already in the log: a replay or a lost-then-recomputed finding is written once.
+  const reportedKeys = stateful.length > 0 ? await reportedFindingKeys(store) : new Set<string>();
+
+  const inspect = async (event: StoredEvent, only?: readonly Detector[]): Promise<void> => {
     const context: DetectorContext = { evaluation: event.agentId.startsWith(evaluationAgentPrefix) };
-    for (const detector of detectors) {
+    for (const detector of only ?? detectors) {
       if (!detector.eventTypes.includes(event.type)) continue;
       let findings: readonly FindingData[];
       try {
@@ -63,8 +69,11 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
         continue;
       }
       findings.forEach((finding, ordinal) => {
-        if (event.seq === resume?.sourceSeq && resume.reported.has(findingKey(detector.name, ordinal)))
+        if (event.seq === resume?.sourceSeq && resume.reported.has(ordinalKey(detector.name, ordinal)))
           return;
+        const key = findingKey(finding);
+        if (reportedKeys.has(key)) return;
+        reportedKeys.add(key);
         const checked = eventDataSchemas.finding.safeParse(finding);
         if (!checked.success) {
           logger.error(
@@ -134,6 +143,20 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
     }, delay);
     timer.unref();
   };
+  // Stateful detectors rebuild their baselines from the events before the resume point (their
+  // findings there were reported before, and are skipped by key unless a crash lost them).
+  if (stateful.length > 0 && cursor > 0) {
+    const statefulTypes = [...new Set(stateful.flatMap((detector) => detector.eventTypes))];
+    for (let after = 0; after < cursor; ) {
+      const page = await store.read({ afterSeq: after, limit: batchSize, types: statefulTypes });
+      for (const event of page) {
+        if (event.seq > cursor) break;
+        await inspect(event, stateful);
+      }
+      if (page.length < batchSize) break;
+      after = page.at(-1)!.seq;
+    }
+  }
   schedule(0);
 
   return {
@@ -161,8 +184,46 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
   };
 }
 
-function findingKey(detector: string, ordinal: number): string {
+function ordinalKey(detector: string, ordinal: number): string {
   return `${detector}#${ordinal}`;
+}
+
+/**
+ * What makes two findings the same: the detector, its evidence and its explanation. Detectors
+ * are deterministic given the same events, so a replay or a re-scan reproduces the key of a
+ * finding it already reported. Canonical JSON: the store keeps data in RFC 8785 key order.
+ */
+export function findingKey(finding: {
+  detector: unknown;
+  evidence?: unknown;
+  explanation?: unknown;
+}): string {
+  return createHash("sha256")
+    .update(
+      `${String(finding.detector)}\n${canonicalEvidence(finding.evidence)}\n${String(finding.explanation ?? "")}`,
+    )
+    .digest("hex")
+    .slice(0, 32);
+}
+
+function canonicalEvidence(evidence: unknown): string {
+  try {
+    return canonicalJson(evidence ?? []);
+  } catch {
+    // Not JSON (NaN, a cycle): the schema check drops such a finding anyway.
+    return String(evidence);
+  }
+}
+
+/** The keys of every finding in the log. */
+export async function reportedFindingKeys(store: EventStore): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (let after = 0; ; ) {
+    const page = await store.read({ afterSeq: after, limit: 5000, types: ["finding"] });
+    for (const event of page) keys.add(findingKey(event.data as { detector: unknown }));
+    if (page.length < 5000) return keys;
+    after = page.at(-1)!.seq;
+  }
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -194,7 +255,7 @@ async function findResumePoint(store: EventStore): Promise<ResumePoint | null> {
       for (const event of page) {
         const data = event.data as { detector?: unknown; ordinal?: unknown };
         if (sourceSeqOf(event) === sourceSeq && typeof data.detector === "string") {
-          reported.add(findingKey(data.detector, typeof data.ordinal === "number" ? data.ordinal : 0));
+          reported.add(ordinalKey(data.detector, typeof data.ordinal === "number" ? data.ordinal : 0));
         }
       }
       if (page.length < window) break;

@@ -37,6 +37,12 @@ export interface DetectorContext {
  */
 export interface Detector {
   readonly name: string;
+  /**
+   * Keeps state across events (baselines, sessions). After a restart the pipeline replays the
+   * earlier events through it to rebuild that state; findings it had already reported (same
+   * key, see `findingKey`) are not written again.
+   */
+  readonly stateful?: boolean;
   readonly eventTypes: readonly EventType[];
   inspect(
     event: StoredEvent,

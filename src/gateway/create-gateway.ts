@@ -79,6 +79,18 @@ export interface GatewayOptions {
   traffic?: AgentTrafficLimits;
   /** How retries of non-streamed calls are joined to their first attempt (see `RetryJoins`). */
   retryJoins?: RetryJoinOptions;
+  /**
+   * The kill switch: each halt it reports ends the open streams it covers, with the format's
+   * error event naming the kill switch. Absent: streams run to their end (their tool calls are
+   * still decided, and so denied, one by one).
+   */
+  killSwitch?: { subscribe(listener: (halt: GatewayHalt) => void): () => void };
+}
+
+/** A halt of the kill switch: which calls it covers, and why. */
+export interface GatewayHalt {
+  covers(identity: { agentId: string; sessionId: string }): boolean;
+  reason: string;
 }
 
 export interface Gateway {
@@ -129,6 +141,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     bodyMs: options.upstreamTimeouts?.bodyMs ?? 300_000,
   });
   const inFlight = new Set<AbortController>();
+  /** Streams being relayed, so that the kill switch can end them. */
+  const openStreams = new Set<{
+    identity: { agentId: string; sessionId: string };
+    stop(reason: string): void;
+  }>();
+  const stopListening = options.killSwitch?.subscribe((halt) => {
+    for (const stream of openStreams) if (halt.covers(stream.identity)) stream.stop(halt.reason);
+  });
   const guardedTools = new GuardedToolRoutes(oversight);
   const retryJoins = new RetryJoins(options.retryJoins);
 
@@ -303,7 +323,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
     };
     const toolCalls: NonNullable<EventData<"model-response">["toolCalls"]> = [];
+    // The request is recorded once, as late as ordering allows: right after it is on its way
+    // upstream (hashing it then overlaps the upstream's work), or before any answer of Warden's own.
+    let requestRecorded = false;
+    const recordRequest = () => {
+      if (requestRecorded) return;
+      requestRecorded = true;
+      record("model-request", { provider, model, path: api.path, body });
+    };
     const recordResponse = (status: number, responseBody: unknown, streamed: boolean) => {
+      recordRequest();
       if (status < 300 && isRecord(responseBody)) limits.charge(call.agentId, responseBody.usage);
       record("model-response", {
         provider,
@@ -321,13 +350,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       reply(status, JSON.stringify(errorBody), headers);
     };
 
-    record("model-request", { provider, model, path: api.path, body });
     // Streams are not joined: their answer is the stream itself, written as it arrives.
     const joinKey =
       body.stream === true ? null : RetryJoins.keyOf(request, call.agentId, api.path, call.text);
     if (joinKey !== null && RetryJoins.isRetry(request)) {
       const earlier = retryJoins.find(joinKey);
       if (earlier !== undefined) {
+        recordRequest();
         const answer = await earlier.wait();
         record("model-response", {
           provider,
@@ -401,7 +430,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const abandoned = () => clientGone && !(attempt?.joined ?? false);
       const decideOptions = {
         oversight,
-        identity,
+        // The tool calls a model proposes are children of its call's span.
+        identity: { ...identity, parentSpanId: spanId },
         server: `model:${upstream.config.name}`,
         holdCapMs,
         logger,
@@ -424,29 +454,45 @@ export function createGateway(options: GatewayOptions): Gateway {
       try {
         let answer: Dispatcher.ResponseData;
         try {
-          answer = await upstream.pool.request({
+          const pending = upstream.pool.request({
             method: "POST",
             path: `${upstream.prefix}${api.path}${call.query === undefined ? "" : `?${call.query}`}`,
             headers: { ...pickHeaders(request.headers), ...credentials, "content-type": "application/json" },
             body: call.text,
             signal: controller.signal,
           });
+          recordRequest();
+          answer = await pending;
         } catch (error) {
           if (abandoned()) return recordResponse(499, { outcome: "client-aborted" }, false);
           return failUpstream(error, fail, upstream, "connect");
         }
         const contentType = String(answer.headers["content-type"] ?? "");
         if (answer.statusCode < 300 && contentType.startsWith("text/event-stream")) {
-          return await relayStream({
-            api,
-            answer,
-            response,
-            review,
-            recordResponse,
-            upstreamName: upstream.config.name,
-            isClientGone: () => clientGone,
-            signal: controller.signal,
-          });
+          let haltReason: string | null = null;
+          const open = {
+            identity,
+            stop(reason: string) {
+              haltReason = reason;
+              controller.abort();
+            },
+          };
+          openStreams.add(open);
+          try {
+            return await relayStream({
+              api,
+              answer,
+              response,
+              review,
+              recordResponse,
+              upstreamName: upstream.config.name,
+              isClientGone: () => clientGone,
+              haltReason: () => haltReason,
+              signal: controller.signal,
+            });
+          } finally {
+            openStreams.delete(open);
+          }
         }
         let upstreamText: string;
         try {
@@ -469,15 +515,16 @@ export function createGateway(options: GatewayOptions): Gateway {
           );
         }
         const headers = passHeaders(answer.headers);
+        // The answer goes out first and is recorded in the same turn of the event loop, so no
+        // later request of this client can be recorded before it.
         if (answer.statusCode >= 300) {
-          recordResponse(answer.statusCode, parsed, false);
-          return reply(answer.statusCode, upstreamText, headers);
+          reply(answer.statusCode, upstreamText, headers);
+          return recordResponse(answer.statusCode, parsed, false);
         }
         const reviewed = await api.reviewResponse(parsed, review);
+        if (!abandoned())
+          reply(answer.statusCode, reviewed === parsed ? upstreamText : JSON.stringify(reviewed), headers);
         recordResponse(answer.statusCode, parsed, false);
-        if (abandoned()) return;
-        if (reviewed === parsed) return reply(answer.statusCode, upstreamText, headers);
-        reply(answer.statusCode, JSON.stringify(reviewed), headers);
       } finally {
         inFlight.delete(controller);
       }
@@ -503,7 +550,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     recordResponse: (status: number, body: unknown, streamed: boolean) => void;
     upstreamName: string;
     isClientGone: () => boolean;
-    /** Aborted when the client goes away. */
+    /** Set when the kill switch ended the stream. */
+    haltReason: () => string | null;
+    /** Aborted when the client goes away, or by the kill switch. */
     signal: AbortSignal;
   }): Promise<void> {
     const { answer, response } = stream;
@@ -549,7 +598,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         };
       }
     } catch (error) {
-      if (stream.isClientGone()) outcome = "client-aborted";
+      const haltReason = stream.haltReason();
+      if (haltReason !== null && !stream.isClientGone()) {
+        outcome = "kill-switch";
+        failure = {
+          status: 403,
+          message: `Stopped by the kill switch${haltReason ? `: ${haltReason}` : "."}`,
+        };
+      } else if (stream.isClientGone()) outcome = "client-aborted";
       else {
         failure = upstreamFailure(error, stream.upstreamName, "body");
         outcome =
@@ -614,6 +670,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   return {
     handle,
     async close() {
+      stopListening?.();
       for (const controller of inFlight) controller.abort();
       await Promise.allSettled(upstreams.map((upstream) => upstream.pool.destroy()));
     },

@@ -109,6 +109,50 @@ export const ruleSchema = z
   })
   .describe("One rule: when its condition holds, it allows, denies or holds the call.");
 
+/** Decoys no honest agent needs (issue 7): touching one is a critical finding. */
+export const tripwiresSchema = z
+  .strictObject({
+    tools: z
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+            .describe("The decoy tool's name, e.g. disable_monitoring."),
+          description: z.string().min(1).describe("What the decoy tool claims to do, as the agent sees it."),
+        }),
+      )
+      .default([])
+      .describe("Decoy tools served by `warden decoys`; each answers with the same plain reply."),
+    files: z
+      .array(
+        z.strictObject({
+          path: z.string().min(1).describe("Where the decoy file is planted, relative to the workspace."),
+          content: z.string().default("").describe("What the decoy file contains."),
+        }),
+      )
+      .default([])
+      .describe("Decoy files planted in sandbox workspaces; a call naming one touches it."),
+    credentials: z
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .min(1)
+            .describe("A name for people (e.g. decoy-aws-key); never shown to the agent."),
+          value: z
+            .string()
+            .min(12)
+            .describe(
+              "The decoy secret. Matched in the record by its keyed fingerprint, as the store redacts it.",
+            ),
+        }),
+      )
+      .default([])
+      .describe("Decoy credentials (planted in decoy files); any use of one is a finding."),
+  })
+  .describe("Decoys no honest agent needs; they look the same whether anyone is watching or not.");
+
 export const constitutionSchema = z
   .strictObject({
     version: z.literal(1).describe("Format version of this file. Always 1."),
@@ -123,8 +167,10 @@ export const constitutionSchema = z
       .array(ruleSchema)
       .default([])
       .describe("The rules. Precedence is deny > hold > allow; among equals the first listed decides."),
+    tripwires: tripwiresSchema.optional(),
   })
   .describe("A Warden constitution: the rules every tool call of an agent is decided against.");
 
 export type Constitution = z.output<typeof constitutionSchema>;
 export type ConstitutionRule = z.output<typeof ruleSchema>;
+export type Tripwires = z.output<typeof tripwiresSchema>;

@@ -74,8 +74,14 @@ export const setupScript = [
   "unset OLDPWD",
   "printf ready >&3",
   "exec 3>&-",
+  // Descriptors Warden itself inherited without close-on-exec would otherwise reach the command
+  // (bwrap and Node pass them on); bash can close descriptors above 9, dash cannot.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  'if [ -n "${BASH_VERSION:-}" ]; then for fd in /proc/self/fd/*; do fd="${fd##*/}"; if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi; done; fi',
   'exec setpriv --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- prlimit --as="$memory" --nproc="$processes" --cpu="$cpu" --fsize="$filesize" --core=0 -- "$@"',
 ].join("\n");
+
+const setupShell = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
 
 export function setupArguments(
   layer: WorkspaceLayer,
@@ -83,7 +89,7 @@ export function setupArguments(
   command: readonly string[],
 ): string[] {
   return [
-    "/bin/sh",
+    setupShell,
     "-c",
     setupScript,
     "warden-sandbox-setup",

@@ -15,10 +15,20 @@ const hostExecutedRules: { matches: (parts: readonly string[]) => boolean; reaso
     reason: "git reads it to decide which commands and filters to run",
   },
   {
-    matches: (parts) =>
-      parts.includes(".vscode") &&
-      ["tasks.json", "launch.json", "settings.json"].includes(parts.at(-1) ?? ""),
-    reason: "the editor runs tasks and settings from .vscode on the host",
+    matches: (parts) => parts.includes(".vscode"),
+    reason: "the editor runs tasks, launch configs, MCP servers and settings from .vscode on the host",
+  },
+  {
+    matches: (parts) => parts.includes(".idea") || parts.includes(".zed"),
+    reason: "the editor runs the run configurations and tasks it finds there on the host",
+  },
+  {
+    matches: (parts) => parts.includes(".gemini") || parts.includes(".codex") || parts.includes(".continue"),
+    reason: "agent clients start the MCP servers and commands configured there",
+  },
+  {
+    matches: (parts) => [".npmrc", ".yarnrc", ".yarnrc.yml"].includes(parts.at(-1) ?? ""),
+    reason: "package managers read it to decide which scripts and shells to run",
   },
   {
     matches: (parts) => parts.includes(".devcontainer"),
@@ -37,7 +47,19 @@ const hostExecutedRules: { matches: (parts: readonly string[]) => boolean; reaso
   },
   {
     matches: (parts) =>
-      [".bashrc", ".bash_profile", ".profile", ".zshrc", ".zshenv", ".zprofile"].includes(parts.at(-1) ?? ""),
+      [
+        ".bashrc",
+        ".bash_profile",
+        ".bash_login",
+        ".bash_logout",
+        ".profile",
+        ".zshrc",
+        ".zshenv",
+        ".zprofile",
+        ".zlogin",
+        ".cshrc",
+        ".tcshrc",
+      ].includes(parts.at(-1) ?? ""),
     reason: "shells run their rc files on the host",
   },
 ];

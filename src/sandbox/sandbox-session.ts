@@ -24,6 +24,7 @@ import {
   openWorkspaceLayer,
   readBaseStates,
   removeWorkspaceLayer,
+  resetWorkspaceLayer,
   type WorkspaceLayer,
   writeBaseStates,
 } from "./workspace-layer.js";
@@ -44,6 +45,8 @@ export interface SandboxCommandOptions {
   limits?: Partial<SandboxLimits>;
   /** Variables passed to the command on top of PATH, HOME, LANG and TERM; nothing else is inherited. */
   environment?: Record<string, string>;
+  /** More host paths hidden behind empty tmpfs (Warden's data directory always is). */
+  masked?: readonly string[];
 }
 
 export interface SandboxCommandResult extends SandboxRunResult {
@@ -52,17 +55,31 @@ export interface SandboxCommandResult extends SandboxRunResult {
   needsPerson: NeedsPerson[];
 }
 
+export interface SandboxExecution extends SandboxRunResult {
+  /** The kernel file clock when the command started (ns, decimal): pass it to `changeSet`. */
+  commandStartedAtCtimeNs: string;
+}
+
 export interface SandboxSession {
   readonly id: string;
   readonly workspace: string;
   readonly layer: WorkspaceLayer;
+  /** Runs the command, then captures the session's change set. */
   run(command: readonly string[], options?: SandboxCommandOptions): Promise<SandboxCommandResult>;
-  changeSet(): Promise<ChangeSet>;
+  /** Runs the command only; whoever decides the changes captures them (`changeSet`). */
+  execute(command: readonly string[], options?: SandboxCommandOptions): Promise<SandboxExecution>;
+  /**
+   * The session's cumulative change set. `commandStartedAtCtimeNs` (from `execute`) marks the
+   * paths first touched by the last command that changed in the workspace while it ran.
+   */
+  changeSet(commandStartedAtCtimeNs?: string): Promise<ChangeSet>;
   needsPerson(changeSet: ChangeSet): NeedsPerson[];
   /** Applies the selected changes (default: all) and remembers them as the session's new base. */
   apply(changeSet: ChangeSet, paths?: ReadonlySet<string>): ApplyResult;
   /** Deletes the scratch layer: every change not applied is dropped. */
   discard(): void;
+  /** Empties the scratch layer but keeps the session usable (its next command starts afresh). */
+  reset(): Promise<void>;
 }
 
 const systemDirectories = [
@@ -122,6 +139,30 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
     });
   };
 
+  const execute = async (
+    command: readonly string[],
+    commandOptions: SandboxCommandOptions,
+  ): Promise<SandboxExecution> => {
+    if (command.length === 0) throw new WardenError("usage", "no command to run");
+    const limits = { ...defaultSandboxLimits, ...commandOptions.limits };
+    const environment: Record<string, string> = {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: home,
+      LANG: process.env.LANG ?? "C.UTF-8",
+      ...(process.env.TERM === undefined ? {} : { TERM: process.env.TERM }),
+      ...commandOptions.environment,
+    };
+    const startedAtCtimeNs = markCommandStart(layer);
+    const run = await runInSandbox({
+      bubblewrap,
+      plan: { layer, home, masked: [dataDir, ...(commandOptions.masked ?? [])] },
+      limits,
+      environment,
+      command,
+    });
+    return { ...run, commandStartedAtCtimeNs: String(startedAtCtimeNs) };
+  };
+
   const serialized = <T>(task: () => Promise<T>): Promise<T> => {
     const next = queue.then(() => withLayerLock(layer, task));
     queue = next.catch(() => undefined);
@@ -134,27 +175,15 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
     layer,
     run: (command, commandOptions = {}) =>
       serialized(async () => {
-        if (command.length === 0) throw new WardenError("usage", "no command to run");
-        const limits = { ...defaultSandboxLimits, ...commandOptions.limits };
-        const environment: Record<string, string> = {
-          PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-          HOME: home,
-          LANG: process.env.LANG ?? "C.UTF-8",
-          ...(process.env.TERM === undefined ? {} : { TERM: process.env.TERM }),
-          ...commandOptions.environment,
-        };
-        const startedAtCtimeNs = markCommandStart(layer);
-        const run = await runInSandbox({
-          bubblewrap,
-          plan: { layer, home, masked: [dataDir] },
-          limits,
-          environment,
-          command,
-        });
-        const changeSet = await capture(startedAtCtimeNs);
+        const run = await execute(command, commandOptions);
+        const changeSet = await capture(BigInt(run.commandStartedAtCtimeNs));
         return { ...run, changeSet, needsPerson: needsPerson(changeSet, layer) };
       }),
-    changeSet: () => serialized(() => capture()),
+    execute: (command, commandOptions = {}) => serialized(() => execute(command, commandOptions)),
+    changeSet: (commandStartedAtCtimeNs) =>
+      serialized(() =>
+        capture(commandStartedAtCtimeNs === undefined ? undefined : parseCtime(commandStartedAtCtimeNs)),
+      ),
     needsPerson: (changeSet) => needsPerson(changeSet, layer),
     apply: (changeSet, paths) => {
       const result = applyChangeSet(changeSet, layer, paths);
@@ -169,6 +198,7 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
       return result;
     },
     discard: () => removeWorkspaceLayer(layer),
+    reset: () => serialized(async () => resetWorkspaceLayer(layer)),
   };
 }
 
@@ -202,6 +232,12 @@ function markCommandStart(layer: WorkspaceLayer): bigint {
   const marker = path.join(layer.directory, "command-started");
   writeFileSync(marker, String(process.pid));
   return statSync(marker, { bigint: true }).ctimeNs;
+}
+
+function parseCtime(text: string): bigint {
+  if (!/^[0-9]{1,30}$/.test(text))
+    throw new WardenError("input-invalid", `not a file clock reading: ${text}`);
+  return BigInt(text);
 }
 
 function isInside(inner: string, outer: string): boolean {

@@ -76,3 +76,14 @@ export function removeWorkspaceLayer(layer: WorkspaceLayer): void {
   if (existsSync(inner)) chmodSync(inner, 0o700);
   rmSync(layer.directory, { recursive: true, force: true });
 }
+
+/** Drops every staged change of the layer (upper and work directories, base states); keeps the session. */
+export function resetWorkspaceLayer(layer: WorkspaceLayer): void {
+  const inner = path.join(layer.work, "work");
+  if (existsSync(inner)) chmodSync(inner, 0o700);
+  for (const directory of [layer.upper, layer.work]) {
+    rmSync(directory, { recursive: true, force: true });
+    mkdirSync(directory, { mode: 0o700 });
+  }
+  rmSync(path.join(layer.directory, "base.json"), { force: true });
+}

@@ -1,23 +1,33 @@
 import { realpathSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ApprovalQueue } from "../approvals/approval-queue.js";
+import { ReviewerAccounts } from "../approvals/reviewer-accounts.js";
+import { WebhookNotifier } from "../approvals/webhook-notifier.js";
 import type { WardenConfig } from "../core/config.js";
 import { dataFiles } from "../core/data-dir.js";
 import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
-import { newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { createDefaultDetectors, startDetectionPipeline } from "../detect/index.js";
 import { AgentTrafficLimits, createGateway, wardenTokenFromRequest } from "../gateway/index.js";
 import { createMcpHttpHandler, type McpHttpHandler } from "../mcp/index.js";
+import { loadConstitutionFile } from "../policy/load-constitution-file.js";
 import { Checkpointer } from "../store/checkpointer.js";
 import { createSecretRedactor } from "../store/redact-secrets.js";
+import { applyRetention } from "../store/retention.js";
 import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
+import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
+import { ChangeSetService } from "./change-set-service.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
+import { DashboardSessions } from "./dashboard-sessions.js";
+import { EventTail } from "./event-tail.js";
 import { startHttpListener } from "./http-listener.js";
+import { createLogIntegrityCheck } from "./log-integrity.js";
+import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
@@ -34,12 +44,21 @@ export interface DaemonOptions {
   logger: Logger;
   checkpointEveryEvents?: number;
   checkpointEveryMilliseconds?: number;
+  /**
+   * Keep the record in PostgreSQL instead of `DATA/events.sqlite`: several replicas may share
+   * one database, each writing its own hash chain (`chain`, default "main").
+   */
+  postgres?: { url: string; chain?: string };
+  /** Export the record as OTLP traces to this collector (off the request path). */
+  otlp?: { endpoint: string; protocol: "http/protobuf" | "http/json"; headers: Record<string, string> };
 }
 
 export interface Daemon {
   readonly socketPath: string;
   /** The HTTP listener's base URL, unless socket-only. */
   readonly httpUrl: string | null;
+  /** The reviewer API's own listener, when `dashboard.listen` puts it apart from the gateway. */
+  readonly dashboardUrl: string | null;
   readonly oversight: OversightService;
   /** The store the daemon owns (in-process users such as `warden eval run` append through it). */
   readonly store: EventStore;
@@ -69,11 +88,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
-    const store = new SqliteEventStore({
-      file: path.join(dataDir, dataFiles.store),
-      redact: createSecretRedactor(keys.fingerprintKey),
-    });
-    cleanups.push(() => store.close());
+    const redactSecrets = createSecretRedactor(keys.fingerprintKey);
+    const backingStore: EventStore = options.postgres
+      ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
+          url: options.postgres.url,
+          ...(options.postgres.chain === undefined ? {} : { chain: options.postgres.chain }),
+          redact: redactSecrets,
+        })
+      : new SqliteEventStore({ file: path.join(dataDir, dataFiles.store), redact: redactSecrets });
+    cleanups.push(() => backingStore.close());
+    // Every append, whichever listener it came through (socket, gateway, SDK, dashboard), counts
+    // towards the next checkpoint.
+    let noteAppended: (seq: number) => void = () => {};
+    const store = observeAppends(backingStore, (seq) => noteAppended(seq));
 
     const protectedFiles = [options.policyPath, options.configPath].filter((file): file is string =>
       Boolean(file),
@@ -103,10 +130,29 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(options.witness ? { witness: options.witness } : {}),
     });
     checkpointer.start();
+    noteAppended = (seq) => checkpointer.noteAppended(seq);
     cleanups.push(() => checkpointer.stop());
+    // Retention runs off the request path: at start and every six hours.
+    const retentionDays = options.config?.retention?.days ?? 183;
+    const runRetention = () =>
+      applyRetention({ store, days: retentionDays, logger: logger.child({ component: "retention" }) }).catch(
+        (error: unknown) => logger.error({ error: (error as Error).message }, "retention failed"),
+      );
+    void runRetention();
+    const retentionTimer = setInterval(runRetention, 6 * 3_600_000);
+    retentionTimer.unref();
+    cleanups.push(() => clearInterval(retentionTimer));
 
     const agentTokens = new AgentTokens(dataDir);
-    const approvals = new ApprovalQueue({ store });
+    const approvalLimits = options.config?.approvals;
+    const approvals = new ApprovalQueue({
+      store,
+      holdLimits: {
+        perMinute: approvalLimits?.maxHoldsPerAgentPerMinute ?? 30,
+        open: approvalLimits?.maxOpenHoldsPerAgent ?? 100,
+      },
+    });
+    const reviewerAccounts = new ReviewerAccounts(dataDir);
     cleanups.push(() => approvals.expireAll());
     // Model traffic is counted for every agent (limits refuse only where configured); rules read
     // the counts as `agent.usage`, on MCP calls too.
@@ -119,13 +165,80 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       agentUsage: (agentId) => traffic.usageOf(agentId),
     });
     await oversight.restore();
+    // Replicas on one PostgreSQL database share kill-switch uses and grants: every chain's, in
+    // commit order, at start, then each as it commits.
+    if (options.postgres) {
+      const { PostgresEventStore, replicatedEventTypes } = await import(
+        "../store/postgres/postgres-event-store.js"
+      );
+      if (backingStore instanceof PostgresEventStore) {
+        await backingStore.subscribeReplicated((event) => oversight.applyReplicated(event));
+        for (let afterPosition = 0; ; ) {
+          const events = await backingStore.readAllChains({
+            types: [...replicatedEventTypes],
+            afterPosition,
+            limit: 1000,
+          });
+          if (events.length === 0) break;
+          for (const event of events) await oversight.applyReplicated(event);
+          afterPosition = events.at(-1)!.position;
+        }
+      }
+    }
+    const changeSets = new ChangeSetService({ store, oversight, approvals, dataDir, logger });
+    await changeSets.restore();
     // Detectors read committed events on their own schedule: never on the request path.
+    // Decoys (the constitution's tripwires) follow the constitution as it is reloaded.
+    const tripwiresOf = async () => {
+      if (!options.policyPath) return null;
+      const loaded = await loadConstitutionFile(options.policyPath);
+      return loaded.ok ? (loaded.constitution.tripwires ?? null) : null;
+    };
+    let tripwires = await tripwiresOf();
+    let tripwiresVersion = holder.current.version;
+    const currentTripwires = () => {
+      if (holder.current.version !== tripwiresVersion) {
+        tripwiresVersion = holder.current.version;
+        void tripwiresOf().then((loaded) => {
+          tripwires = loaded;
+        });
+      }
+      return tripwires;
+    };
     const detection = await startDetectionPipeline({
       store,
-      detectors: createDefaultDetectors(),
+      detectors: [
+        ...createDefaultDetectors({
+          tripwires: {
+            tripwires: currentTripwires,
+            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+          },
+        }),
+        createClaimsDetector(),
+      ],
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
+    if (options.otlp) {
+      const { startOtlpExporter } = await import("../export/otlp/otlp-exporter.js");
+      const exporter = await startOtlpExporter({
+        store,
+        ...options.otlp,
+        logger: logger.child({ component: "otlp" }),
+        cursorFile: path.join(dataDir, "otlp-cursor.json"),
+      });
+      cleanups.push(() => exporter.stop());
+    }
+    // The dashboard's live stream, its summaries and webhooks follow the committed log.
+    const tail = new EventTail({ store, logger: logger.child({ component: "tail" }) });
+    const webhooks = new WebhookNotifier({
+      targets: options.config?.notifications?.webhooks ?? [],
+      logger: logger.child({ component: "webhooks" }),
+    });
+    // Only what happens from now on: the tail first reads the whole log, already notified before a restart.
+    const notifyAfterSeq = (await store.head())?.seq ?? 0;
+    tail.subscribe((events) => webhooks.notify(events.filter((event) => event.seq > notifyAfterSeq)));
+    cleanups.push(() => webhooks.close());
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {
@@ -167,21 +280,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return { definitionHash: await oversight.approveTool(server, tool, reviewer) };
       },
       "kill-switch": async (params) => {
-        const { engaged, reason, reviewer } = params as {
+        const { engaged, reason, reviewer, scope, target } = params as {
           engaged: boolean;
           reason: string;
           reviewer: string;
+          scope: "all" | "agent" | "session";
+          target?: string;
         };
-        oversight.setKillSwitch(engaged, reason);
-        await store.append({
-          type: "kill-switch",
-          agentId: "warden",
-          sessionId: "warden",
-          traceId: newTraceId(),
-          spanId: newSpanId(),
-          data: { engaged, by: reviewer, reason },
-        });
-        return { engaged };
+        return oversight.applyKillSwitch({ engaged, reason, by: reviewer, scope, target });
+      },
+      "users-add": async (params) => {
+        const { name, role, password } = params as {
+          name: string;
+          role: "viewer" | "reviewer" | "admin";
+          password: string | null;
+        };
+        return { token: await reviewerAccounts.add(name, role, password) };
       },
       "tokens-create": async (params) => {
         const { agentId } = params as { agentId: string };
@@ -191,12 +305,29 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         setImmediate(requestShutdown);
         return { stopping: true };
       },
+      "sandbox-change-set": (params) =>
+        afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "changes-list": async () => changeSets.list(),
+      "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
+      "changes-apply": (params) => {
+        const { changeSetId, reviewer } = params as { changeSetId: string; reviewer: string };
+        return afterAppend(changeSets.apply(changeSetId, reviewer));
+      },
+      "changes-discard": (params) => {
+        const { changeSetId, reviewer, reason } = params as {
+          changeSetId: string;
+          reviewer: string;
+          reason: string;
+        };
+        return afterAppend(changeSets.discard(changeSetId, reviewer, reason));
+      },
     };
     const socketPath = path.join(dataDir, dataFiles.socket);
     const rpcServer = await startRpcSocketServer({ socketPath, operatorToken, handlers, logger });
     cleanups.push(() => rpcServer.close());
 
     let httpUrl: string | null = null;
+    let dashboardUrl: string | null = null;
     if (!options.socketOnly) {
       const listen = options.config?.listen ?? { host: "127.0.0.1", port: 7400 };
       const agentOf = (request: IncomingMessage) => {
@@ -227,9 +358,39 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         logger,
         mcpExecutedTools: options.config?.gateway?.mcpExecutedTools ?? [],
         traffic,
+        killSwitch: { subscribe: (listener) => oversight.onHalt(listener) },
       });
       cleanups.push(() => gateway.close());
+      const api = new OversightApi({
+        accounts: reviewerAccounts,
+        sessions: new DashboardSessions({
+          idleMs: (options.config?.dashboard?.sessionIdleMinutes ?? 30) * 60_000,
+        }),
+        agentForToken: (token) => agentTokens.agentFor(token),
+        approvals,
+        oversight,
+        tail,
+        store,
+        policy: { path: options.policyPath, version: () => holder.current.version },
+        logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
+        webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
+        logger,
+      });
+      const apart = options.config?.dashboard?.listen;
+      if (apart) {
+        const dashboardListener = await startHttpListener({
+          api,
+          host: apart.host,
+          port: apart.port,
+          ...(apart.allowedHosts ? { allowedHosts: apart.allowedHosts } : {}),
+          mcpServers: new Map(),
+          logger,
+        });
+        cleanups.push(() => dashboardListener.close());
+        dashboardUrl = dashboardListener.url;
+      }
       const listener = await startHttpListener({
+        ...(apart ? {} : { api }),
         gateway,
         host: listen.host,
         port: listen.port,
@@ -240,6 +401,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       cleanups.push(() => listener.close());
       httpUrl = listener.url;
     }
+
+    tail.start();
+    cleanups.push(() => tail.stop());
 
     let stopping: Promise<void> | null = null;
     const close = () => {
@@ -254,6 +418,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return {
       socketPath,
       httpUrl,
+      dashboardUrl,
       oversight,
       store,
       stopped,
@@ -266,4 +431,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await runCleanups();
     throw error;
   }
+}
+
+/** The store, calling `onAppended` with each appended event's seq. */
+function observeAppends(store: EventStore, onAppended: (seq: number) => void): EventStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "append")
+        return async (...args: Parameters<EventStore["append"]>) => {
+          const event = await target.append(...args);
+          onAppended(event.seq);
+          return event;
+        };
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

@@ -24,6 +24,8 @@ export async function startHttpListener(options: {
   mcpServers: Map<string, McpHttpHandler>;
   /** The model gateway: answers `/v1/...` and returns false for anything else. */
   gateway?: { handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> };
+  /** The reviewer API (/api/...) and the dashboard (/, /web/...): answers its paths and returns false for others. */
+  api?: { handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> };
   logger: Logger;
 }): Promise<HttpListener> {
   let allowedHosts = new Set<string>(options.allowedHosts ?? []);
@@ -41,6 +43,21 @@ export async function startHttpListener(options: {
     const url = new URL(request.url ?? "/", `http://${host}`);
     if (url.pathname === "/healthz") {
       sendJson(response, 200, { ok: true });
+      return;
+    }
+    if (options.api && (url.pathname === "/" || /^\/(api|web)(\/|$)/.test(url.pathname))) {
+      options.api
+        .handle(request, response)
+        .then((handled) => {
+          if (!handled)
+            sendJson(response, 404, { error: { code: "not-found", message: `no route ${url.pathname}` } });
+        })
+        .catch((error: Error) => {
+          options.logger.error({ error: error.message }, "API request failed");
+          if (!response.headersSent)
+            sendJson(response, 500, { error: { code: "internal", message: "internal error" } });
+          else response.destroy();
+        });
       return;
     }
     if (options.gateway && url.pathname.startsWith("/v1/")) {

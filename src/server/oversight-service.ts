@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import type { ApprovalQueue } from "../approvals/approval-queue.js";
+import type { ApprovalOutcome, ApprovalQueue } from "../approvals/approval-queue.js";
 import { canonicalJson } from "../core/canonical-json.js";
 import type { Decision, PolicyDecision } from "../core/decision.js";
 import { WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
+import type { StoredEvent } from "../core/events.js";
 import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import {
@@ -15,6 +16,7 @@ import {
   type ToolDefinitionsCheck,
 } from "../core/oversight.js";
 import type { AgentUsageFacts } from "../gateway/index.js";
+import { defaultApprovers } from "../policy/compile-rules.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
 export interface PolicyDecider {
@@ -64,7 +66,15 @@ export class OversightService implements Oversight {
   readonly #pins = new Map<string, ToolPin>();
   /** Allowed calls whose result has not arrived yet (bounded: the oldest are forgotten). */
   readonly #callsAwaitingResult = new Map<string, ToolCallRequest>();
-  #killSwitch: { engaged: boolean; reason: string } = { engaged: false, reason: "" };
+  /** Halts by the kill switch, each with its reason: everything, agents by id, sessions by id. */
+  readonly #haltListeners = new Set<
+    (halt: { covers(identity: { agentId: string; sessionId: string }): boolean; reason: string }) => void
+  >();
+  readonly #halts = {
+    all: null as string | null,
+    agents: new Map<string, string>(),
+    sessions: new Map<string, string>(),
+  };
 
   constructor(options: {
     store: EventStore;
@@ -90,7 +100,14 @@ export class OversightService implements Oversight {
       const events = await this.#store.read({
         afterSeq,
         limit: 5000,
-        types: ["tool-pin", "policy-decision", "tool-result", "kill-switch"],
+        types: [
+          "tool-pin",
+          "policy-decision",
+          "tool-result",
+          "kill-switch",
+          "grant-created",
+          "grant-revoked",
+        ],
       });
       if (events.length === 0) break;
       for (const event of events) {
@@ -105,8 +122,15 @@ export class OversightService implements Oversight {
           }
         } else if (event.type === "kill-switch") {
           // The switch survives a restart: the last recorded state holds.
-          const data = event.data as { engaged: boolean; reason?: string };
-          this.#killSwitch = { engaged: data.engaged, reason: data.reason ?? "" };
+          const data = event.data as {
+            engaged: boolean;
+            reason?: string;
+            scope?: KillSwitchScope;
+            target?: string;
+          };
+          this.#setHalt(data.scope ?? "all", data.target, data.engaged, data.reason ?? "");
+        } else if (event.type === "grant-created" || event.type === "grant-revoked") {
+          this.#approvals.grants.restore(event);
         } else {
           const data = event.data as { labels?: string[] };
           if (data.labels && data.labels.length > 0) this.#labelsOf(event.sessionId, data.labels);
@@ -121,13 +145,200 @@ export class OversightService implements Oversight {
   }
 
   setKillSwitch(engaged: boolean, reason: string): void {
-    this.#killSwitch = { engaged, reason };
+    this.#setHalt("all", undefined, engaged, reason);
+  }
+
+  /**
+   * The kill switch: halts (or resumes) everything, one agent or one session. A halt takes
+   * effect before it is recorded (later calls are denied at once), then calls held in its scope
+   * are denied. Each use is a `kill-switch` event.
+   */
+  async applyKillSwitch(change: {
+    engaged: boolean;
+    scope: KillSwitchScope;
+    target?: string | undefined;
+    reason: string;
+    by: string;
+  }): Promise<{ engaged: boolean; deniedHeldCalls: number }> {
+    const { engaged, scope, target, reason, by } = change;
+    if (scope !== "all" && !target)
+      throw new WardenError("input-invalid", `a ${scope} halt needs a target id`);
+    this.#setHalt(scope, target, engaged, reason);
+    await this.#store.append({
+      type: "kill-switch",
+      agentId: scope === "agent" && target ? target : "warden",
+      sessionId: scope === "session" && target ? target : "warden",
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+      data: { engaged, by, reason, scope, ...(target ? { target } : {}) },
+    });
+    if (!engaged) return { engaged, deniedHeldCalls: 0 };
+    const covers = (identity: { agentId: string; sessionId: string }) =>
+      scope === "all" ||
+      (scope === "agent" && identity.agentId === target) ||
+      (scope === "session" && identity.sessionId === target);
+    for (const listener of this.#haltListeners) {
+      try {
+        listener({ covers, reason });
+      } catch (error) {
+        this.#logger.error({ error: (error as Error).message }, "kill-switch listener failed");
+      }
+    }
+    const deniedHeldCalls = await this.#approvals.denyWhere(
+      (call) => covers(call.identity),
+      by,
+      `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
+    );
+    return { engaged, deniedHeldCalls };
+  }
+
+  /**
+   * An oversight event another replica recorded (PostgreSQL replicas share the database): a
+   * kill-switch use or a grant. It takes effect here as it did there, without being recorded
+   * again; a halt also denies the calls held here in its scope.
+   */
+  async applyReplicated(event: StoredEvent): Promise<void> {
+    if (event.type === "grant-created" || event.type === "grant-revoked") {
+      this.#approvals.grants.restore(event);
+      return;
+    }
+    if (event.type !== "kill-switch") return;
+    const data = event.data as {
+      engaged: boolean;
+      by: string;
+      reason?: string;
+      scope?: KillSwitchScope;
+      target?: string;
+    };
+    const scope = data.scope ?? "all";
+    const reason = data.reason ?? "";
+    this.#setHalt(scope, data.target, data.engaged, reason);
+    if (!data.engaged) return;
+    const covers = (identity: { agentId: string; sessionId: string }) =>
+      scope === "all" ||
+      (scope === "agent" && identity.agentId === data.target) ||
+      (scope === "session" && identity.sessionId === data.target);
+    // Open streams here end too, as on the replica where the switch was pressed.
+    for (const listener of this.#haltListeners) {
+      try {
+        listener({ covers, reason });
+      } catch (error) {
+        this.#logger.error({ error: (error as Error).message }, "kill-switch listener failed");
+      }
+    }
+    await this.#approvals.denyWhere(
+      (call) => covers(call.identity),
+      data.by,
+      `stopped by the kill switch${reason ? `: ${reason}` : ""}`,
+    );
+  }
+
+  /** Tells `listener` of each halt as it is engaged (the gateway ends the open streams it covers). */
+  onHalt(
+    listener: (halt: {
+      covers(identity: { agentId: string; sessionId: string }): boolean;
+      reason: string;
+    }) => void,
+  ): () => void {
+    this.#haltListeners.add(listener);
+    return () => this.#haltListeners.delete(listener);
+  }
+
+  killSwitchState(): {
+    all: { reason: string } | null;
+    agents: { agentId: string; reason: string }[];
+    sessions: { sessionId: string; reason: string }[];
+  } {
+    return {
+      all: this.#halts.all === null ? null : { reason: this.#halts.all },
+      agents: [...this.#halts.agents].map(([agentId, reason]) => ({ agentId, reason })),
+      sessions: [...this.#halts.sessions].map(([sessionId, reason]) => ({ sessionId, reason })),
+    };
+  }
+
+  #setHalt(scope: KillSwitchScope, target: string | undefined, engaged: boolean, reason: string): void {
+    if (scope === "all") this.#halts.all = engaged ? reason : null;
+    else if (target) {
+      const map = scope === "agent" ? this.#halts.agents : this.#halts.sessions;
+      if (engaged) map.set(target, reason);
+      else map.delete(target);
+    }
+  }
+
+  #haltOf(request: ToolCallRequest): { what: string; reason: string } | null {
+    if (this.#halts.all !== null) return { what: "All agent actions are", reason: this.#halts.all };
+    const agent = this.#halts.agents.get(request.agentId);
+    if (agent !== undefined) return { what: `The actions of agent ${request.agentId} are`, reason: agent };
+    const session = this.#halts.sessions.get(request.sessionId);
+    if (session !== undefined) return { what: "The actions of this session are", reason: session };
+    return null;
   }
 
   async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
     const callId = this.#nextId();
-    const identity: CallIdentity = request;
     const policyDecision = this.#decide(request);
+    await this.#recordDecision(callId, request, policyDecision);
+    const applied = policyDecision.applied;
+    if (applied.effect === "deny") {
+      return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
+    }
+    const verdict: CallVerdict =
+      applied.effect === "allow" ? { effect: "allow", callId } : await this.#hold(callId, request, applied);
+    if (verdict.effect === "allow") this.#awaitResult(callId, request);
+    return verdict;
+  }
+
+  /**
+   * Decides and records like `decideToolCall`, but nobody waits for a person: a hold goes to
+   * the approval queue (durable before this resolves) and `outcome` settles when reviewers
+   * decide or the hold expires. For staged actions such as sandbox change sets. `hold` turns
+   * any decision but a denial into a hold by that rule (Warden's own "needs a person" rules,
+   * or a caller that asked for review), so the constitution cannot wave those through.
+   */
+  async decideStaged(
+    request: ToolCallRequest,
+    options: { hold?: { ruleId: string; holdMs: number } } = {},
+  ): Promise<{ callId: string; applied: Decision; outcome?: Promise<ApprovalOutcome> }> {
+    const callId = this.#nextId();
+    let policyDecision = this.#decide(request);
+    const forced = options.hold;
+    if (forced && policyDecision.applied.effect !== "deny") {
+      const hold: Decision = {
+        effect: "hold",
+        ruleId: forced.ruleId,
+        approvers: { roles: [...defaultApprovers.roles], count: defaultApprovers.count },
+        expiresAt: new Date(this.#now().getTime() + forced.holdMs).toISOString(),
+      };
+      policyDecision = {
+        ...policyDecision,
+        applied: hold,
+        matches: [...policyDecision.matches, { ruleId: forced.ruleId, effect: "hold", mode: "enforce" }],
+      };
+    }
+    await this.#recordDecision(callId, request, policyDecision);
+    const applied = policyDecision.applied;
+    if (applied.effect !== "hold") return { callId, applied };
+    const call = {
+      approvalId: callId,
+      callId,
+      identity: request,
+      ruleId: applied.ruleId,
+      approvers: applied.approvers,
+      expiresAt: applied.expiresAt,
+      server: request.server,
+      tool: request.tool,
+      arguments: request.arguments,
+      // A call key of its own lets a second, zero-wait hold join this one: it resolves once the
+      // approval request is durable, while the first keeps waiting for the outcome.
+      callKey: `staged:${callId}`,
+    };
+    const outcome = this.#approvals.hold(call);
+    await this.#approvals.hold(call, { waitMs: 0 });
+    return { callId, applied, outcome };
+  }
+
+  async #recordDecision(callId: string, request: ToolCallRequest, policyDecision: PolicyDecision) {
+    const identity: CallIdentity = request;
     // The call is ordered first and on its own: if the store cannot encode it (a non-finite
     // number, nesting deeper than it can walk), nothing is recorded, not a decision alone.
     // The decision then joins the same group commit; once it is durable, so is the call.
@@ -138,6 +349,7 @@ export class OversightService implements Oversight {
         sessionId: identity.sessionId,
         traceId: identity.traceId,
         spanId: identity.spanId,
+        ...(identity.parentSpanId === undefined ? {} : { parentSpanId: identity.parentSpanId }),
         data: {
           callId,
           via: request.via,
@@ -157,14 +369,6 @@ export class OversightService implements Oversight {
       data: { callId, ...policyDecision },
     });
     if (policyDecision.labels.length > 0) this.#labelsOf(request.sessionId, policyDecision.labels);
-    const applied = policyDecision.applied;
-    if (applied.effect === "deny") {
-      return { effect: "deny", callId, ruleId: applied.ruleId, message: applied.reason };
-    }
-    const verdict: CallVerdict =
-      applied.effect === "allow" ? { effect: "allow", callId } : await this.#hold(callId, request, applied);
-    if (verdict.effect === "allow") this.#awaitResult(callId, request);
-    return verdict;
   }
 
   async recordToolResult(
@@ -270,7 +474,7 @@ export class OversightService implements Oversight {
     const decision = policy.decide(this.#decisionInput(request), this.#now());
     const applied = decision.applied;
     if (applied.effect !== "hold") return decision;
-    if (this.#approvals.hasSessionGrant(request.sessionId, request.server, request.tool, applied.ruleId)) {
+    if (this.#approvals.grants.find({ ...request, ruleId: applied.ruleId })) {
       return { ...decision, applied: { effect: "allow", ruleId: `grant:${applied.ruleId}` } };
     }
     // A reviewer decided this exact call after the gateway stopped waiting: that decision applies.
@@ -291,17 +495,29 @@ export class OversightService implements Oversight {
         },
       };
     }
+    const admission = this.#approvals.admitHold(request.agentId);
+    if (!admission.admitted) {
+      return {
+        ...decision,
+        applied: {
+          effect: "deny",
+          ruleId: holdRateLimitRule,
+          reason: `Not held for a reviewer: ${admission.reason}`,
+        },
+      };
+    }
     return decision;
   }
 
   /** Decisions taken before the constitution: the kill switch and changed tool definitions. */
   #preDecision(request: ToolCallRequest, pin: ToolPin | undefined): PolicyDecision | null {
     let decision: Decision | null = null;
-    if (this.#killSwitch.engaged) {
+    const halt = this.#haltOf(request);
+    if (halt) {
       decision = {
         effect: "deny",
         ruleId: "kill-switch",
-        reason: `All agent actions are stopped by the kill switch${this.#killSwitch.reason ? `: ${this.#killSwitch.reason}` : "."}`,
+        reason: `${halt.what} stopped by the kill switch${halt.reason ? `: ${halt.reason}` : "."}`,
       };
     } else if (pin?.changedTo) {
       decision = {
@@ -404,6 +620,11 @@ export class OversightService implements Oversight {
     for (const label of labels) set.add(label);
   }
 }
+
+export type KillSwitchScope = "all" | "agent" | "session";
+
+/** The rule id of a hold refused because the agent opened too many. */
+export const holdRateLimitRule = "approvals-rate-limit";
 
 /** The text a rule sees as `result.text`: MCP text parts joined, else the result as JSON. */
 function resultText(result: unknown): string {

@@ -52,7 +52,7 @@ export const rpcParamSchemas = {
       approvalId: z.string(),
       outcome: z.literal("approved"),
       reviewer: z.string().min(1),
-      scope: z.enum(["once", "session"]),
+      scope: z.enum(["once", "session", "always"]),
     }),
     z.object({
       approvalId: z.string(),
@@ -70,9 +70,44 @@ export const rpcParamSchemas = {
     engaged: z.boolean(),
     reason: z.string().default(""),
     reviewer: z.string().min(1),
+    scope: z.enum(["all", "agent", "session"]).default("all"),
+    target: z.string().min(1).max(200).optional(),
   }),
   "tokens-create": z.object({ agentId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/) }),
   shutdown: z.object({}).optional(),
+  "users-add": z.object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    role: z.enum(["viewer", "reviewer", "admin"]),
+    password: z.string().max(1024).nullable().default(null),
+  }),
+  "sandbox-change-set": z.object({
+    identity,
+    workspace: z.string().startsWith("/").max(4096),
+    sandboxSessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    commandStartedAtCtimeNs: z
+      .string()
+      .regex(/^[0-9]{1,30}$/)
+      .optional(),
+    run: z.object({
+      command: z.array(z.string()).max(10_000),
+      exitCode: z.number().int(),
+      timedOut: z.boolean(),
+      durationMs: z.number(),
+      stdoutBytes: z.number().int(),
+      stderrBytes: z.number().int(),
+      droppedBytes: z.number().int(),
+    }),
+    review: z.boolean().default(false),
+    continuing: z.boolean().default(false),
+  }),
+  "changes-list": z.object({}).optional(),
+  "changes-show": z.object({ changeSetId: z.string().min(1).max(100) }),
+  "changes-apply": z.object({ changeSetId: z.string().min(1).max(100), reviewer: z.string().min(1) }),
+  "changes-discard": z.object({
+    changeSetId: z.string().min(1).max(100),
+    reviewer: z.string().min(1),
+    reason: z.string().min(1).default("discarded by a reviewer"),
+  }),
 } as const;
 
 export type RpcMethod = keyof typeof rpcParamSchemas;
@@ -90,6 +125,14 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   "kill-switch": ["operator"],
   "tokens-create": ["operator"],
   shutdown: ["operator"],
+  "users-add": ["operator"],
+  // A sandbox's change set is read by the daemon itself from the session's layer and decided
+  // by the constitution; only a person may apply or discard one by hand.
+  "sandbox-change-set": ["agent", "operator"],
+  "changes-list": ["operator"],
+  "changes-show": ["operator"],
+  "changes-apply": ["operator"],
+  "changes-discard": ["operator"],
 };
 
 export const maxRpcLineBytes = 8 * 1024 * 1024;

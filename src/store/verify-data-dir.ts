@@ -32,6 +32,7 @@ export async function verifyDataDir(
     if (WardenError.isInstance(error)) throw error;
     return {
       ok: false,
+      startsAt: 1,
       events: 0,
       head: null,
       checkpoints: 0,

@@ -22,6 +22,11 @@ export interface VerifyProblem {
 
 export interface VerifyReport {
   ok: boolean;
+  /**
+   * The first seq checked: 1, or the checkpoint a shortened log starts at (its signed head is the
+   * hash the next event chains to; the signature is checked like any checkpoint's).
+   */
+  startsAt: number;
   events: number;
   head: { seq: number; hash: string } | null;
   checkpoints: number;
@@ -40,6 +45,11 @@ export interface VerifyOptions {
   witness: WitnessEntry[] | null;
   /** Stop collecting after this many problems. */
   maxProblems?: number;
+  /**
+   * The rows are a stretch cut out of a log (an export): it may start at any checkpoint. A whole
+   * log may start after seq 1 only where a `retention-prune` event records the removal.
+   */
+  segment?: boolean;
 }
 
 /**
@@ -66,8 +76,20 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
   let events = 0;
   let head: { seq: number; hash: string } | null = null;
 
+  let startsAt = 1;
+  let prunedThrough = 0;
   for (const row of rows) {
     events++;
+    if (events === 1 && row.seq > 1) {
+      // A log whose older part was removed by retention, or an exported stretch, starts at a
+      // checkpoint: its (signed) head is the hash the rest chains to.
+      const anchor = checkpointAnchor(row);
+      if (anchor !== null) {
+        expectedSeq = row.seq;
+        previousHash = anchor;
+        startsAt = row.seq;
+      }
+    }
     if (row.seq !== expectedSeq) {
       if (row.seq > expectedSeq) {
         report(expectedSeq, "missing", `events ${expectedSeq}..${row.seq - 1} are missing`);
@@ -115,6 +137,10 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
       body.sessionId === row.session_id &&
       body.traceId === row.trace_id;
     if (!columnsMatch) report(row.seq, "edited", "query columns differ from the hashed event (index edited)");
+    if (body.type === "retention-prune") {
+      const removed = Number((body.data as Record<string, unknown>).removedThroughSeq);
+      if (Number.isInteger(removed)) prunedThrough = Math.max(prunedThrough, removed);
+    }
     if (body.type === "checkpoint") {
       const data = body.data as Record<string, unknown>;
       checkpointsToCheck.push({
@@ -145,6 +171,11 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
         report(checkpoint.seq, "bad-signature", "checkpoint signature does not verify with the public key");
     }
     const stored = hashesBySeq.get(checkpoint.headSeq);
+    // The anchor checkpoint of a shortened log commits to an event no longer present.
+    if (checkpoint.seq === startsAt && startsAt > 1) {
+      lastCheckpointSeq = checkpoint.seq;
+      continue;
+    }
     if (stored === undefined) {
       report(
         checkpoint.headSeq,
@@ -197,9 +228,16 @@ export function verifyLog(rows: Iterable<EventRow>, options: VerifyOptions): Ver
     }
   }
 
+  if (startsAt > 1 && !options.segment && prunedThrough !== startsAt - 1)
+    report(
+      1,
+      "missing",
+      `events 1..${startsAt - 1} are missing and no retention-prune event records their removal`,
+    );
   problems.sort((left, right) => left.seq - right.seq);
   return {
     ok: problems.length === 0,
+    startsAt,
     events,
     head,
     checkpoints: checkpointsToCheck.length,
@@ -214,4 +252,21 @@ export function parseWitnessFile(text: string): WitnessEntry[] {
     .split("\n")
     .filter((line) => line.trim().length > 0)
     .map((line) => JSON.parse(line) as WitnessEntry);
+}
+
+/** The head a checkpoint row commits to, when the row is a well-formed checkpoint chained to it. */
+function checkpointAnchor(row: EventRow): string | null {
+  try {
+    const body = parseStrictJson(row.body) as {
+      type?: unknown;
+      seq?: unknown;
+      prevHash?: unknown;
+      data?: { headSeq?: unknown; headHash?: unknown };
+    };
+    if (body.type !== "checkpoint" || body.seq !== row.seq) return null;
+    if (body.data?.headSeq !== row.seq - 1 || typeof body.data.headHash !== "string") return null;
+    return body.prevHash === body.data.headHash ? body.data.headHash : null;
+  } catch {
+    return null;
+  }
 }

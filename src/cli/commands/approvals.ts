@@ -41,15 +41,16 @@ export function registerApprovals(program: Command): void {
     .command("approve")
     .description("approve a held call")
     .argument("<id>", "the approval id from `warden approvals list`")
-    .option("--scope <scope>", "once (this call) or session (identical calls in this session)", "once")
+    .option(
+      "--scope <scope>",
+      "once (this call), session (later calls of this tool and rule in the session) or always (for this agent); session and always are recorded grants",
+      "once",
+    )
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action(async (id: string, options: { dataDir?: string; scope: string; json?: boolean }) => {
-      if (options.scope !== "once" && options.scope !== "session") {
-        throw new WardenError(
-          "usage",
-          `--scope must be once or session (always comes with reviewer accounts), not "${options.scope}"`,
-        );
+      if (options.scope !== "once" && options.scope !== "session" && options.scope !== "always") {
+        throw new WardenError("usage", `--scope must be once, session or always, not "${options.scope}"`);
       }
       const client = await connectAsOperator(dataDirFrom(options));
       const result = await client.call<{ released: boolean; approvalsNeeded: number }>("approvals-decide", {

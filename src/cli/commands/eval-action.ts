@@ -18,8 +18,8 @@ import { ensureDataDir } from "../../server/daemon-files.js";
 import { loadConfigFile } from "../../server/load-config.js";
 import { dataDirFrom } from "../common-options.js";
 import { printError, printLine } from "../output.js";
+import { readStore } from "../read-store.js";
 import type { EvalReplayOptions, EvalRunOptions } from "./eval.js";
-import { readStore } from "./log.js";
 import { parseUpstreamFlag } from "./up.js";
 
 /** The scripted tools never run anything, so the default constitution lets every proposal through to be recorded. */

@@ -1,29 +1,10 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import type { Command } from "commander";
-import { dataFiles } from "../../core/data-dir.js";
 import { WardenError } from "../../core/errors.js";
 import type { EventQuery } from "../../core/event-store.js";
 import { isEventType, type StoredEvent } from "../../core/events.js";
-import { openReadOnly, readEvents } from "../../store/sqlite/sqlite-event-store.js";
 import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
 import { formatLogLine } from "../format-event.js";
 import { printJsonLine, printLine, printPaged } from "../output.js";
-
-/**
- * Reads the log straight from the store file, read-only. SQLite's WAL lets readers run beside
- * the daemon, so this works whether or not a daemon is up.
- */
-export function readStore(dataDir: string, query: EventQuery): StoredEvent[] {
-  const file = path.join(dataDir, dataFiles.store);
-  if (!existsSync(file)) throw new WardenError("usage", `no Warden store in ${dataDir}`);
-  const database = openReadOnly(file);
-  try {
-    return readEvents(database, query);
-  } finally {
-    database.close();
-  }
-}
 
 export function registerLog(program: Command): void {
   program
@@ -52,6 +33,7 @@ export function registerLog(program: Command): void {
         follow?: boolean;
         json?: boolean;
       }) => {
+        const { readStore } = await import("../read-store.js");
         const dataDir = dataDirFrom(options);
         for (const type of options.type ?? []) {
           if (!isEventType(type)) throw new WardenError("usage", `unknown event type "${type}"`);

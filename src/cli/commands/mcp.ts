@@ -1,10 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { WardenError } from "../../core/errors.js";
-import { createLogger } from "../../core/logger.js";
-import { createStdioBridge } from "../../mcp/index.js";
 import { dataDirFrom, dataDirOption, policyOption } from "../common-options.js";
-import { connectAsAgent } from "../daemon-connection.js";
 
 export function registerMcp(program: Command): void {
   program
@@ -37,6 +34,11 @@ Example (.mcp.json of an MCP client):
       ) => {
         const [upstream, ...args] = command;
         if (!upstream) throw new WardenError("usage", "give the upstream server command after --");
+        const [{ createLogger }, { createStdioBridge }, { connectAsAgent }] = await Promise.all([
+          import("../../core/logger.js"),
+          import("../../mcp/index.js"),
+          import("../daemon-connection.js"),
+        ]);
         const logger = createLogger({ name: "warden-mcp", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
         const oversight = await connectAsAgent({
           dataDir: dataDirFrom(options),

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { checkPolicyFile, runPolicyTests } from "../../policy/index.js";
 import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
 
@@ -17,6 +16,7 @@ export function registerPolicy(program: Command): void {
       "\nExit codes: 0 valid, 1 problems found.\n\nExample:\n  warden policy check policies/example.yaml",
     )
     .action(async (file: string, options: { json?: boolean }) => {
+      const { checkPolicyFile } = await import("../../policy/index.js");
       const problems = await checkPolicyFile(path.resolve(file));
       if (options.json) for (const problem of problems) printJsonLine({ problem });
       else if (problems.length === 0) printLine(`${file}: ok`);
@@ -44,6 +44,7 @@ Example:
   warden policy test --policy constitution.yaml constitution.cases.yaml`,
     )
     .action(async (cases: string, options: { policy: string; dataDir?: string; json?: boolean }) => {
+      const { runPolicyTests } = await import("../../policy/index.js");
       const { results } = await runPolicyTests(path.resolve(options.policy), path.resolve(cases), {
         dataDir: dataDirFrom(options),
         protectedFiles: [path.resolve(options.policy)],

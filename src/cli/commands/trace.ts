@@ -3,7 +3,6 @@ import { WardenError } from "../../core/errors.js";
 import { dataDirFrom, dataDirOption, jsonOption } from "../common-options.js";
 import { describeEvent } from "../format-event.js";
 import { printJsonLine, printPaged } from "../output.js";
-import { readStore } from "./log.js";
 
 export function registerTrace(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function registerTrace(program: Command): void {
     .addOption(jsonOption())
     .addHelpText("after", "\nExample:\n  warden trace 01JC9Z6T4W8M2X5K7Q0R3S1V9B")
     .action(async (session: string, options: { dataDir?: string; json?: boolean }) => {
+      const { readStore } = await import("../read-store.js");
       const events = readStore(dataDirFrom(options), { sessionId: session, limit: 1_000_000 });
       if (events.length === 0) throw new WardenError("not-found", `no events for session ${session}`);
       if (options.json) {

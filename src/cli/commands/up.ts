@@ -1,12 +1,7 @@
-import path from "node:path";
 import type { Command } from "commander";
-import { configSchema, type WardenConfig } from "../../core/config.js";
+import type { WardenConfig } from "../../core/config.js";
 import { WardenError } from "../../core/errors.js";
-import { createLogger } from "../../core/logger.js";
-import { startDaemon } from "../../server/daemon.js";
-import { loadConfigFile } from "../../server/load-config.js";
-import { dataDirFrom, dataDirOption, policyOption } from "../common-options.js";
-import { printLine } from "../output.js";
+import { dataDirOption, policyOption } from "../common-options.js";
 
 const defaultKeyVariables = { openai: "OPENAI_API_KEY", anthropic: "ANTHROPIC_API_KEY" } as const;
 
@@ -18,7 +13,7 @@ export function parseUpstreamFlag(flag: string): WardenConfig["upstreams"][numbe
   return { name: format, baseUrl: match[2]!, format, apiKeyEnv: defaultKeyVariables[format] };
 }
 
-interface UpOptions {
+export interface UpOptions {
   dataDir?: string;
   policy?: string;
   witness?: string;
@@ -27,6 +22,11 @@ interface UpOptions {
   upstream?: string[];
   socketOnly?: boolean;
   checkpointEvery: string;
+  db?: string;
+  chain?: string;
+  otlpEndpoint?: string;
+  otlpProtocol?: string;
+  otlpHeader?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -52,42 +52,32 @@ export function registerUp(program: Command): void {
     )
     .option("--socket-only", "listen only on the local socket (what `warden mcp` starts in the background)")
     .option("--checkpoint-every <events>", "sign a checkpoint after this many events", "1000")
+    .option(
+      "--db <url>",
+      "keep the record in PostgreSQL (postgres://user@host:5432/db) instead of DATA/events.sqlite",
+    )
+    .option(
+      "--chain <name>",
+      "with --db: this replica's hash chain (each replica sharing a database needs its own)",
+    )
+    .option(
+      "--otlp-endpoint <url>",
+      "send the record as OTLP traces to this collector URL (default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or $OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces)",
+    )
+    .option(
+      "--otlp-protocol <protocol>",
+      "http/protobuf or http/json (default $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)",
+    )
+    .option(
+      "--otlp-header <key=value,...>",
+      "headers for the collector (default $OTEL_EXPORTER_OTLP_HEADERS)",
+    )
     .addHelpText(
       "after",
       "\nExample:\n  warden up --policy ./constitution.yaml --upstream openai=https://api.openai.com --witness /var/backups/warden-witness.jsonl\n\nStops cleanly on SIGTERM or `warden down`.",
     )
     .action(async (options: UpOptions) => {
-      const dataDir = dataDirFrom(options);
-      const logger = createLogger({ name: "warden-daemon" });
-      const configPath = options.config ? path.resolve(options.config) : null;
-      const config = configPath ? loadConfigFile(configPath) : configSchema.parse({ version: 1 });
-      if (options.port !== undefined) {
-        const port = Number(options.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new WardenError("usage", `--port must be 0-65535, not "${options.port}"`);
-        }
-        config.listen.port = port;
-      }
-      for (const flag of options.upstream ?? []) config.upstreams.push(parseUpstreamFlag(flag));
-      const policy = options.policy ? path.resolve(options.policy) : (config.policy ?? null);
-      const witness = options.witness ?? config.witness;
-      const daemon = await startDaemon({
-        dataDir,
-        policyPath: policy,
-        configPath,
-        config,
-        socketOnly: Boolean(options.socketOnly),
-        logger,
-        checkpointEveryEvents: Number.parseInt(options.checkpointEvery, 10) || 1000,
-        ...(witness ? { witness: /^https?:/.test(witness) ? witness : path.resolve(witness) } : {}),
-      });
-      const stop = () => void daemon.close();
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-      if (!policy) logger.warn("no constitution given (--policy): every tool call will be denied");
-      printLine(
-        `warden daemon running for ${dataDir} (socket ${daemon.socketPath}${daemon.httpUrl ? `, http ${daemon.httpUrl}` : ""}); stop with Ctrl-C or "warden down"`,
-      );
-      await daemon.stopped;
+      const { runUp } = await import("./up-action.js");
+      await runUp(options);
     });
 }

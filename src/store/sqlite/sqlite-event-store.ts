@@ -142,6 +142,38 @@ export class SqliteEventStore implements EventStore {
     return this.#headSeq === 0 ? null : { seq: this.#headSeq, hash: this.#headHash };
   }
 
+  async retentionCut(before: string): Promise<{ checkpointSeq: number; removable: number } | null> {
+    const cut = this.#database
+      .prepare("SELECT seq FROM events WHERE type = 'checkpoint' AND time < ? ORDER BY seq DESC LIMIT 1")
+      .get(before) as { seq: number } | undefined;
+    if (cut === undefined) return null;
+    const { removable } = this.#database
+      .prepare("SELECT count(*) AS removable FROM events WHERE seq < ?")
+      .get(cut.seq) as { removable: number };
+    return removable === 0 ? null : { checkpointSeq: cut.seq, removable };
+  }
+
+  async pruneBefore(checkpointSeq: number): Promise<number> {
+    const anchor = this.#database.prepare("SELECT type FROM events WHERE seq = ?").get(checkpointSeq) as
+      | { type: string }
+      | undefined;
+    if (anchor?.type !== "checkpoint")
+      throw new WardenError(
+        "input-invalid",
+        `seq ${checkpointSeq} is not a checkpoint; the log may only start at one`,
+      );
+    // The append-only trigger is lifted for this one statement, inside one transaction.
+    const prune = this.#database.transaction(() => {
+      this.#database.exec("DROP TRIGGER events_no_delete");
+      const removed = this.#database.prepare("DELETE FROM events WHERE seq < ?").run(checkpointSeq).changes;
+      this.#database.exec(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+      );
+      return removed;
+    });
+    return prune.immediate();
+  }
+
   flush(): Promise<void> {
     if (!this.#flushScheduled && !this.#committing && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#flushWaiters.push(resolve));

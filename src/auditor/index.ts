@@ -1,0 +1,9 @@
+export { type AuditModel, type OpenAiAuditModelOptions, openAiAuditModel } from "./audit-model.js";
+export {
+  type AuditSubject,
+  auditorPromptVersion,
+  auditorSystemPrompt,
+  renderAuditRequest,
+} from "./audit-prompt.js";
+export { type AuditSample, type AuditVerdictKind, auditVerdicts, parseAuditSample } from "./audit-verdict.js";
+export { type AuditOptions, type AuditResult, runAudit } from "./run-audit.js";

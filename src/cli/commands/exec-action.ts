@@ -1,0 +1,110 @@
+import { WardenError } from "../../core/errors.js";
+import { newSpanId, newTraceId } from "../../core/ids.js";
+import { openSandboxSession, type SandboxExecution, type SandboxSession } from "../../sandbox/index.js";
+import type { DaemonClient } from "../../server/daemon-client.js";
+import { dataDirFrom, reviewerName } from "../common-options.js";
+import { connectAsOperatorStartingDaemon } from "../daemon-connection.js";
+import { printChangeSetAnswer } from "./changes-output.js";
+import type { ExecOptions } from "./exec.js";
+
+/** `warden exec`'s own failures, as `env` and `timeout` use them; the command's code passes through. */
+const sandboxFailedExitCode = 125;
+const timedOutExitCode = 124;
+
+export async function runExec(command: string[], options: ExecOptions): Promise<number> {
+  if (options.allowDomain.length > 0) {
+    report(
+      `--allow-domain is not implemented yet: the sandbox has no network at all, and Warden will not widen that without the egress proxy (refused: ${options.allowDomain.join(", ")})`,
+    );
+    return sandboxFailedExitCode;
+  }
+  const seconds = Number(options.timeout);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    report(`--timeout must be a positive number of seconds, not ${options.timeout}`);
+    return sandboxFailedExitCode;
+  }
+  const dataDir = dataDirFrom(options);
+  let session: SandboxSession;
+  let daemon: DaemonClient | undefined;
+  let execution: SandboxExecution;
+  try {
+    // The sandbox is checked before anything runs, and the daemon that decides the changes
+    // must answer first: a command whose changes nobody could decide is not started.
+    session = openSandboxSession({
+      workspace: options.workspace ?? process.cwd(),
+      dataDir,
+      ...(options.session ? { sessionId: options.session } : {}),
+      ...(options.bubblewrap ? { bubblewrap: options.bubblewrap } : {}),
+    });
+    daemon = await connectAsOperatorStartingDaemon({ dataDir, policyPath: options.policy ?? null });
+    execution = await session.execute(command, {
+      limits: { timeoutMs: seconds * 1000, cpuSeconds: Math.ceil(seconds) },
+      environment: passedEnvironment(options.env),
+    });
+  } catch (error) {
+    daemon?.close();
+    if (!WardenError.isInstance(error)) throw error;
+    report(error.message);
+    return sandboxFailedExitCode;
+  }
+  process.stdout.write(execution.stdout.text);
+  process.stderr.write(execution.stderr.text);
+  if (execution.stdout.droppedBytes > 0)
+    report(`stdout truncated: ${execution.stdout.droppedBytes} bytes dropped`);
+  if (execution.stderr.droppedBytes > 0)
+    report(`stderr truncated: ${execution.stderr.droppedBytes} bytes dropped`);
+  if (execution.timedOut)
+    report(`timed out after ${seconds} s; the command and everything it started were killed`);
+  const commandCode = execution.timedOut ? timedOutExitCode : execution.exitCode;
+
+  try {
+    const answer = await daemon.call("sandbox-change-set", {
+      identity: {
+        agentId: reviewerName(),
+        sessionId: `exec:${session.id}`,
+        traceId: newTraceId(),
+        spanId: newSpanId(),
+      },
+      workspace: session.workspace,
+      sandboxSessionId: session.id,
+      commandStartedAtCtimeNs: execution.commandStartedAtCtimeNs,
+      run: {
+        command,
+        exitCode: commandCode,
+        timedOut: execution.timedOut,
+        durationMs: execution.durationMs,
+        stdoutBytes: execution.stdout.text.length + execution.stdout.droppedBytes,
+        stderrBytes: execution.stderr.text.length + execution.stderr.droppedBytes,
+        droppedBytes: execution.stdout.droppedBytes + execution.stderr.droppedBytes,
+      },
+      review: options.review === true,
+      continuing: options.session !== undefined,
+    });
+    printChangeSetAnswer(answer as never, { diffs: options.review === true });
+  } catch (error) {
+    report(
+      `the command ran, but its changes could not be decided, so nothing was applied; they stay staged in session ${session.id}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return sandboxFailedExitCode;
+  } finally {
+    daemon.close();
+  }
+  return commandCode;
+}
+
+function passedEnvironment(specifications: readonly string[]): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const specification of specifications) {
+    const equals = specification.indexOf("=");
+    if (equals > 0) environment[specification.slice(0, equals)] = specification.slice(equals + 1);
+    else {
+      const value = process.env[specification];
+      if (value !== undefined) environment[specification] = value;
+    }
+  }
+  return environment;
+}
+
+function report(text: string): void {
+  process.stderr.write(`warden: ${text}\n`);
+}

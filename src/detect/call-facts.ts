@@ -1,0 +1,70 @@
+import type { EventData, StoredEvent } from "../core/events.js";
+import { modelReplyText } from "./model-reply-text.js";
+import { classifyRefusal } from "./refusal/refusal-classifier.js";
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** A tool's name as detectors key it: `server/tool`. */
+export function toolKey(data: EventData<"tool-call">): string {
+  return `${data.server}/${data.tool}`;
+}
+
+/**
+ * The words of a call's arguments, lower case: every string and number in them split at
+ * anything but letters and digits (so `cat /etc/shadow` and `{path: "/etc/shadow"}` share
+ * `etc` and `shadow`). What two calls that aim at the same effect have in common.
+ */
+export function argumentWords(value: unknown, into = new Set<string>(), depth = 0): Set<string> {
+  if (depth > 8 || into.size > 200) return into;
+  if (typeof value === "string" || typeof value === "number") {
+    for (const word of String(value)
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u))
+      if (word.length > 0) into.add(word);
+  } else if (Array.isArray(value)) {
+    for (const item of value) argumentWords(item, into, depth + 1);
+  } else if (isRecord(value)) {
+    for (const item of Object.values(value)) argumentWords(item, into, depth + 1);
+  }
+  return into;
+}
+
+export function jaccard(left: ReadonlySet<string>, right: ReadonlySet<string>): number {
+  if (left.size === 0 && right.size === 0) return 1;
+  let shared = 0;
+  for (const word of left) if (right.has(word)) shared++;
+  return shared / (left.size + right.size - shared);
+}
+
+/** What the behaviour detectors read of one successful model reply. */
+export interface ReplyFacts {
+  model: string;
+  latencyMs: number;
+  /** Output tokens as the upstream reported them, else characters / 4. */
+  outputTokens: number;
+  characters: number;
+  refusal: boolean;
+}
+
+/** The facts of a `model-response` the gateway forwarded (status < 300, a real upstream). */
+export function replyFacts(event: StoredEvent): ReplyFacts | null {
+  if (event.type !== "model-response") return null;
+  const data = event.data as EventData<"model-response">;
+  if (data.status >= 300 || data.provider === "none") return null;
+  const body = isRecord(data.body) ? data.body : {};
+  if (body.outcome !== undefined) return null;
+  const texts = modelReplyText(data);
+  const characters = texts.reduce((total, text) => total + text.text.length, 0);
+  const usage = isRecord(body.usage) ? body.usage : {};
+  const reported = [usage.completion_tokens, usage.output_tokens].find(
+    (value): value is number => typeof value === "number" && value >= 0,
+  );
+  return {
+    model: data.model,
+    latencyMs: data.latencyMs,
+    outputTokens: reported ?? characters / 4,
+    characters,
+    refusal: texts.some((text) => classifyRefusal(text.text).flagged),
+  };
+}

@@ -1,0 +1,110 @@
+import type { EventData, StoredEvent } from "../../core/events.js";
+import { toolKey } from "../call-facts.js";
+import type { Detector, DetectorContext, FindingData } from "../detector.js";
+
+export interface UnexpectedToolOptions {
+  /** Per agent id, the tools it declared (`server/tool`, or a bare tool name for any server). */
+  manifests?: ReadonlyMap<string, readonly string[]>;
+  /** Calls an agent must have made before a tool it never used counts as new (default 20). */
+  minimumHistory?: number;
+  /** Calls out of a tool before its transitions are judged (default 30). */
+  minimumTransitions?: number;
+  /** A transition less probable than this (add-one smoothed) is improbable (default 0.02). */
+  improbable?: number;
+}
+
+interface AgentBaseline {
+  calls: number;
+  tools: Map<string, number>;
+  /** previous tool → next tool → count, in each session's order. */
+  transitions: Map<string, Map<string, number>>;
+}
+
+/**
+ * Tools outside an agent's declared manifest (`high`), tools never seen for this agent once it
+ * has a history (`low`), and improbable transitions under a first-order Markov model of its
+ * tool sequences (`low`). Evaluation traffic is judged against the production baseline but
+ * never feeds it.
+ */
+export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}): Detector {
+  const minimumHistory = options.minimumHistory ?? 20;
+  const minimumTransitions = options.minimumTransitions ?? 30;
+  const improbable = options.improbable ?? 0.02;
+  const baselines = new Map<string, AgentBaseline>();
+  const lastTool = new Map<string, string>();
+
+  return {
+    name: "unexpected-tool",
+    stateful: true,
+    eventTypes: ["tool-call"],
+    inspect(event: StoredEvent, context: DetectorContext): FindingData[] {
+      const data = event.data as EventData<"tool-call">;
+      const tool = toolKey(data);
+      const findings: FindingData[] = [];
+      const manifest = options.manifests?.get(event.agentId);
+      if (manifest !== undefined && !manifest.includes(tool) && !manifest.includes(data.tool)) {
+        findings.push({
+          detector: "unexpected-tool",
+          severity: "high",
+          explanation: `${tool} is not in the tools agent ${event.agentId} declared`,
+          kind: "outside-manifest",
+          tool,
+          evidence: [{ eventId: event.id }],
+        });
+      }
+      let baseline = baselines.get(event.agentId);
+      if (baseline === undefined) {
+        baseline = { calls: 0, tools: new Map(), transitions: new Map() };
+        if (!context.evaluation) baselines.set(event.agentId, baseline);
+      }
+      if (baseline.calls >= minimumHistory && !baseline.tools.has(tool)) {
+        findings.push({
+          detector: "unexpected-tool",
+          severity: "low",
+          explanation: `agent ${event.agentId} never used ${tool} in its ${baseline.calls} earlier calls`,
+          kind: "never-seen",
+          tool,
+          evidence: [{ eventId: event.id }],
+        });
+      }
+      const sessionKey = `${event.agentId}\n${event.sessionId}`;
+      const previous = lastTool.get(sessionKey);
+      if (previous !== undefined) {
+        const next = baseline.transitions.get(previous);
+        const total = next === undefined ? 0 : sum(next.values());
+        if (next !== undefined && total >= minimumTransitions && baseline.tools.has(tool)) {
+          const probability = ((next.get(tool) ?? 0) + 1) / (total + baseline.tools.size + 1);
+          if (probability < improbable) {
+            findings.push({
+              detector: "unexpected-tool",
+              severity: "low",
+              explanation: `${previous} → ${tool} is improbable for agent ${event.agentId} (p ≈ ${probability.toFixed(4)} over ${total} transitions)`,
+              kind: "improbable-transition",
+              tool,
+              probability,
+              evidence: [{ eventId: event.id }],
+            });
+          }
+        }
+      }
+      if (lastTool.size >= 10_000) lastTool.delete(lastTool.keys().next().value!);
+      lastTool.set(sessionKey, tool);
+      if (!context.evaluation) {
+        baseline.calls++;
+        baseline.tools.set(tool, (baseline.tools.get(tool) ?? 0) + 1);
+        if (previous !== undefined) {
+          const next = baseline.transitions.get(previous) ?? new Map<string, number>();
+          baseline.transitions.set(previous, next);
+          next.set(tool, (next.get(tool) ?? 0) + 1);
+        }
+      }
+      return findings;
+    },
+  };
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}

@@ -1,0 +1,421 @@
+import pg from "pg";
+import { WardenError } from "../../core/errors.js";
+import type { AppendOptions, EventQuery, EventStore } from "../../core/event-store.js";
+import type { EventInput, EventType, StoredEvent } from "../../core/events.js";
+import { canonicalEventBody, genesisHash, hashEventBody } from "../../core/hash-chain.js";
+import { createIdFactory } from "../../core/ids.js";
+import type { EventRow } from "../sqlite/sqlite-event-store.js";
+import { postgresMigrations } from "./schema.js";
+
+/** Event types other replicas apply as soon as they commit (announced with NOTIFY). */
+export const replicatedEventTypes = ["kill-switch", "grant-created", "grant-revoked"] as const;
+
+export interface PostgresEventStoreOptions {
+  /** A `postgres://` connection string. */
+  url: string;
+  /**
+   * This replica's hash chain. Each `warden up` replica sharing a database writes its own
+   * chain, so writers never serialise on one head; a chain has one writer at a time (an
+   * advisory lock held for the store's lifetime).
+   */
+  chain?: string;
+  /** Applied to event data before hashing (secret fingerprints). */
+  redact?: (data: unknown) => unknown;
+  now?: () => Date;
+}
+
+interface Pending {
+  row: EventRow;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Migrations and chain locks use advisory locks in this namespace (any fixed 32-bit value). */
+const lockNamespace = 0x5741_5244;
+
+/**
+ * PostgreSQL event store with group commit: appends are hashed and ordered synchronously, as
+ * in SQLite, then written in one multi-row INSERT per batch on a dedicated connection. With
+ * `synchronous_commit` on (PostgreSQL's default) a durable append resolves after its
+ * transaction's WAL is flushed.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly chain: string;
+  readonly #url: string;
+  #listener: pg.Client | null = null;
+  readonly #writer: pg.Client;
+  readonly #readers: pg.Pool;
+  readonly #redact: (data: unknown) => unknown;
+  readonly #now: () => Date;
+  readonly #nextId = createIdFactory();
+  #headSeq: number;
+  #headHash: string;
+  #queue: Pending[] = [];
+  #flushScheduled = false;
+  #committing = false;
+  #failure: Error | null = null;
+  #closed = false;
+  #flushWaiters: (() => void)[] = [];
+
+  private constructor(
+    options: PostgresEventStoreOptions,
+    writer: pg.Client,
+    readers: pg.Pool,
+    head: { seq: number; hash: string },
+  ) {
+    this.chain = options.chain ?? "main";
+    this.#url = options.url;
+    this.#writer = writer;
+    this.#readers = readers;
+    this.#redact = options.redact ?? ((data) => data);
+    this.#now = options.now ?? (() => new Date());
+    this.#headSeq = head.seq;
+    this.#headHash = head.hash;
+    // A lost writer connection poisons the store: the chain's head is no longer known to be
+    // what was committed, so nothing more may be appended (fail closed).
+    writer.on("error", (error) => {
+      this.#failure ??= new WardenError(
+        "store-unavailable",
+        `the event store lost its connection: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
+    });
+  }
+
+  /** Connects, migrates, takes the chain's writer lock and reads its head. */
+  static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const chain = options.chain ?? "main";
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(chain))
+      throw new WardenError("config-invalid", `chain names are 1-64 of A-Z a-z 0-9 . _ : -, not "${chain}"`);
+    const writer = new pg.Client({ connectionString: options.url });
+    try {
+      await writer.connect();
+    } catch (error) {
+      throw new WardenError(
+        "store-unavailable",
+        `cannot connect to PostgreSQL at ${redactUrl(options.url)}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    try {
+      await migrate(writer);
+      const locked = await writer.query<{ locked: boolean }>(
+        "SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked",
+        [lockNamespace, `chain:${chain}`],
+      );
+      if (!locked.rows[0]?.locked)
+        throw new WardenError(
+          "store-unavailable",
+          `chain "${chain}" is being written by another Warden replica; give each replica its own chain name`,
+        );
+      const head = await writer.query<{ seq: string; hash: string }>(
+        "SELECT seq, hash FROM warden_events WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+        [chain],
+      );
+      const row = head.rows[0];
+      const readers = new pg.Pool({ connectionString: options.url, max: 4 });
+      readers.on("error", () => {
+        // An idle reader dropped: the pool replaces it on the next query.
+      });
+      return new PostgresEventStore(options, writer, readers, {
+        seq: row ? Number(row.seq) : 0,
+        hash: row?.hash ?? genesisHash,
+      });
+    } catch (error) {
+      await writer.end().catch(() => {});
+      if (WardenError.isInstance(error)) throw error;
+      throw new WardenError(
+        "store-unavailable",
+        `cannot open the PostgreSQL store: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  append<T extends EventType>(input: EventInput<T>, options: AppendOptions = {}): Promise<StoredEvent<T>> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed)
+      return Promise.reject(new WardenError("store-unavailable", "the event store is closed"));
+    let event: StoredEvent<T>;
+    let row: EventRow;
+    try {
+      const body: Omit<StoredEvent<T>, "hash"> = {
+        id: this.#nextId(),
+        seq: this.#headSeq + 1,
+        time: this.#now().toISOString(),
+        traceId: input.traceId,
+        spanId: input.spanId,
+        ...(input.parentSpanId === undefined ? {} : { parentSpanId: input.parentSpanId }),
+        agentId: input.agentId,
+        sessionId: input.sessionId,
+        type: input.type,
+        data: this.#redact(input.data) as StoredEvent<T>["data"],
+        prevHash: this.#headHash,
+      };
+      const canonicalBody = canonicalEventBody(body as Omit<StoredEvent, "hash">);
+      const hash = hashEventBody(canonicalBody);
+      event = { ...body, hash } as StoredEvent<T>;
+      row = {
+        seq: body.seq,
+        id: body.id,
+        time: body.time,
+        type: body.type,
+        agent_id: body.agentId,
+        session_id: body.sessionId,
+        trace_id: body.traceId,
+        hash,
+        body: canonicalBody,
+      };
+    } catch (error) {
+      return Promise.reject(
+        new WardenError("input-invalid", `event cannot be encoded: ${(error as Error).message}`),
+      );
+    }
+    this.#headSeq = row.seq;
+    this.#headHash = row.hash;
+    const durable = new Promise<void>((resolve, reject) => {
+      this.#queue.push({ row, resolve, reject });
+    });
+    this.#scheduleFlush();
+    if (options.durability === "buffered") {
+      durable.catch(() => {});
+      return Promise.resolve(event);
+    }
+    return durable.then(() => event);
+  }
+
+  /** This replica's chain, in seq order (`afterSeq` is a position in this chain). */
+  async read(query: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.#select(query, this.chain);
+  }
+
+  /** Every chain's events in the order they were committed (by `position`). */
+  async readAllChains(
+    query: Omit<EventQuery, "afterSeq"> & { afterPosition?: number } = {},
+  ): Promise<(StoredEvent & { chain: string; position: number })[]> {
+    const { sql, values } = whereClause(query, null, query.afterPosition ?? 0, "position");
+    const result = await this.#readers.query<{ hash: string; body: string; chain: string; position: string }>(
+      `SELECT hash, body, chain, position FROM warden_events WHERE ${sql} ORDER BY position LIMIT $${values.length + 1}`,
+      [...values, query.limit ?? 1000],
+    );
+    return result.rows.map((row) => ({
+      ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">),
+      hash: row.hash,
+      chain: row.chain,
+      position: Number(row.position),
+    }));
+  }
+
+  /**
+   * Calls `handler` with each kill-switch or grant event another replica commits, as it commits
+   * (LISTEN/NOTIFY). Resolves once listening.
+   */
+  async subscribeReplicated(handler: (event: StoredEvent) => void | Promise<void>): Promise<void> {
+    const listener = new pg.Client({ connectionString: this.#url });
+    await listener.connect();
+    listener.on("error", () => {
+      // A dropped listener means later announcements are missed until restart; the events are
+      // still in the database and are applied by restore() on the next start.
+    });
+    listener.on("notification", (message) => {
+      const [chain, seq] = (message.payload ?? "").split(" ");
+      if (chain === undefined || seq === undefined || chain === this.chain) return;
+      void this.#readers
+        .query<{ hash: string; body: string }>(
+          "SELECT hash, body FROM warden_events WHERE chain = $1 AND seq = $2",
+          [chain, Number(seq)],
+        )
+        .then(async (result) => {
+          const row = result.rows[0];
+          if (row !== undefined)
+            await handler({ ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash });
+        })
+        .catch(() => {});
+    });
+    await listener.query("LISTEN warden_oversight");
+    this.#listener = listener;
+  }
+
+  /** The head of every chain in the database (what a checkpoint commits to). */
+  async chainHeads(): Promise<{ chain: string; seq: number; hash: string }[]> {
+    const result = await this.#readers.query<{ chain: string; seq: string; hash: string }>(
+      `SELECT DISTINCT ON (chain) chain, seq, hash FROM warden_events ORDER BY chain, seq DESC`,
+    );
+    return result.rows.map((row) => ({ chain: row.chain, seq: Number(row.seq), hash: row.hash }));
+  }
+
+  /** Every row of one chain in seq order, for `verifyLog`. */
+  async rowsOfChain(chain: string): Promise<EventRow[]> {
+    const result = await this.#readers.query<EventRow & { seq: string }>(
+      "SELECT seq, id, time, type, agent_id, session_id, trace_id, hash, body FROM warden_events WHERE chain = $1 ORDER BY seq",
+      [chain],
+    );
+    return result.rows.map((row) => ({ ...row, seq: Number(row.seq) }));
+  }
+
+  async head(): Promise<{ seq: number; hash: string } | null> {
+    return this.#headSeq === 0 ? null : { seq: this.#headSeq, hash: this.#headHash };
+  }
+
+  flush(): Promise<void> {
+    if (!this.#flushScheduled && !this.#committing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    // Ending the connection releases the chain's advisory lock.
+    await this.#listener?.end().catch(() => {});
+    await this.#writer.end().catch(() => {});
+    await this.#readers.end().catch(() => {});
+  }
+
+  async #select(query: EventQuery, chain: string): Promise<StoredEvent[]> {
+    const { sql, values } = whereClause(query, chain, query.afterSeq ?? 0, "seq");
+    const result = await this.#readers.query<{ hash: string; body: string }>(
+      `SELECT hash, body FROM warden_events WHERE ${sql} ORDER BY seq LIMIT $${values.length + 1}`,
+      [...values, query.limit ?? 1000],
+    );
+    return result.rows.map((row) => ({
+      ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">),
+      hash: row.hash,
+    }));
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#committing) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flushNow());
+  }
+
+  #flushNow(): void {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) {
+      this.#notifyFlushed();
+      return;
+    }
+    if (this.#failure) {
+      for (const pending of batch) pending.reject(this.#failure);
+      this.#notifyFlushed();
+      return;
+    }
+    this.#committing = true;
+    this.#insert(batch.map((pending) => pending.row))
+      .then(
+        () => {
+          for (const pending of batch) pending.resolve();
+        },
+        (error: Error) => {
+          this.#failure ??= new WardenError(
+            "store-unavailable",
+            `the event store failed to commit: ${error.message}`,
+            {
+              cause: error,
+            },
+          );
+          for (const pending of batch) pending.reject(this.#failure);
+        },
+      )
+      .finally(() => {
+        this.#committing = false;
+        if (this.#queue.length > 0) this.#flushNow();
+        else this.#notifyFlushed();
+      });
+  }
+
+  /** One statement per batch: parallel arrays unnested into rows (no parameter-count limit). */
+  async #insert(rows: EventRow[]): Promise<void> {
+    const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
+    await this.#writer.query(
+      `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
+       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
+      [
+        this.chain,
+        column("seq"),
+        column("id"),
+        column("time"),
+        column("type"),
+        column("agent_id"),
+        column("session_id"),
+        column("trace_id"),
+        column("hash"),
+        column("body"),
+      ],
+    );
+  }
+
+  #notifyFlushed(): void {
+    if (this.#flushScheduled || this.#committing || this.#queue.length > 0) return;
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+function whereClause(
+  query: Omit<EventQuery, "afterSeq">,
+  chain: string | null,
+  after: number,
+  afterColumn: "seq" | "position",
+): { sql: string; values: unknown[] } {
+  const values: unknown[] = [after];
+  const conditions = [`${afterColumn} > $1`];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    values.push(value);
+    conditions.push(condition(`$${values.length}`));
+  };
+  if (chain !== null) add((p) => `chain = ${p}`, chain);
+  if (query.agentId !== undefined) add((p) => `agent_id = ${p}`, query.agentId);
+  if (query.sessionId !== undefined) add((p) => `session_id = ${p}`, query.sessionId);
+  if (query.types !== undefined && query.types.length > 0)
+    add((p) => `type = ANY(${p}::text[])`, query.types);
+  return { sql: conditions.join(" AND "), values };
+}
+
+async function migrate(client: pg.Client): Promise<void> {
+  await client.query("SELECT pg_advisory_lock($1, 0)", [lockNamespace]);
+  try {
+    await client.query("CREATE TABLE IF NOT EXISTS warden_schema (version INTEGER NOT NULL)");
+    const current = await client.query<{ version: number }>(
+      "SELECT max(version) AS version FROM warden_schema",
+    );
+    const version = current.rows[0]?.version ?? 0;
+    if (version > postgresMigrations.length)
+      throw new WardenError(
+        "store-unavailable",
+        `store schema version ${version} is newer than this Warden (${postgresMigrations.length})`,
+      );
+    for (let index = version; index < postgresMigrations.length; index++) {
+      await client.query("BEGIN");
+      try {
+        await client.query(postgresMigrations[index]!);
+        await client.query("INSERT INTO warden_schema (version) VALUES ($1)", [index + 1]);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      }
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1, 0)", [lockNamespace]);
+  }
+}
+
+/** A connection string without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable connection string)";
+  }
+}

@@ -1,0 +1,183 @@
+import type { ChildProcess } from "node:child_process";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { WardenClient } from "../src/sdk/index.js";
+import { PostgresEventStore } from "../src/store/postgres/postgres-event-store.js";
+import { verifyLog } from "../src/store/verify-log.js";
+import { createAgentToken, createSandbox, runWarden, startWardenUp } from "./helpers/mcp-client.js";
+import { createTemporaryDatabase, skipPostgres } from "./helpers/postgres.js";
+
+const constitution = `version: 1
+default: deny
+rules:
+  - id: notes-allowed
+    when: 'tool.name == "write_note"'
+    effect: allow
+    rationale: Notes are the agent's own scratch space.
+`;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startReplica(url: string, chain: string, sandbox = createSandbox(constitution)) {
+  const { daemon, baseUrl } = await startWardenUp(sandbox, ["--db", url, "--chain", chain]);
+  cleanups.push(() => {
+    daemon.kill("SIGKILL");
+    sandbox.cleanup();
+  });
+  const token = createAgentToken(sandbox.dataDir, "agent-1");
+  return { sandbox, daemon, baseUrl, token };
+}
+
+async function rowsByType(url: string, chain: string, type: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ call_id: string }>(
+      "SELECT body::jsonb -> 'data' ->> 'callId' AS call_id FROM warden_events WHERE chain = $1 AND type = $2",
+      [chain, type],
+    );
+    return result.rows.map((row) => row.call_id);
+  } finally {
+    await client.end();
+  }
+}
+
+async function verifyChain(url: string, chain: string) {
+  // A reader on its own chain name: opening takes that chain's writer lock, not the replicas'.
+  const reader = await PostgresEventStore.open({ url, chain: `verify-${chain}` });
+  try {
+    return verifyLog(await reader.rowsOfChain(chain), { publicKey: null, witness: null });
+  } finally {
+    await reader.close();
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+}
+
+describe.skipIf(skipPostgres)("warden up replicas on one PostgreSQL database", () => {
+  it("decide calls on two replicas, each recording its own verifiable chain", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const [a, b] = await Promise.all([startReplica(database.url, "r1"), startReplica(database.url, "r2")]);
+    const clients = [a, b].map(
+      (replica) => new WardenClient({ baseUrl: replica.baseUrl, token: replica.token, sessionId: "s-1" }),
+    );
+    const decisions = await Promise.all(
+      Array.from({ length: 60 }, (_, index) =>
+        clients[index % 2]!.decide(index % 3 === 0 ? "delete_repo" : "write_note", { index }),
+      ),
+    );
+    expect(decisions.filter((decision) => decision.effect === "allow")).toHaveLength(40);
+    expect(decisions.filter((decision) => decision.effect === "deny")).toHaveLength(20);
+    for (const chain of ["r1", "r2"]) {
+      expect(await rowsByType(database.url, chain, "tool-call")).toHaveLength(30);
+      const report = await verifyChain(database.url, chain);
+      expect(report.problems).toEqual([]);
+    }
+  });
+
+  it("loses no acknowledged decision when a replica is killed with SIGKILL under load", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const replica = await startReplica(database.url, "r1");
+    const client = new WardenClient({ baseUrl: replica.baseUrl, token: replica.token, sessionId: "s-kill" });
+    const acknowledged: string[] = [];
+    let stop = false;
+    const producers = Array.from({ length: 16 }, async (_, producer) => {
+      for (let index = 0; !stop; index++) {
+        const decision = await client.decide("write_note", { producer, index });
+        if (decision.effect === "allow") acknowledged.push(decision.callId);
+        else break; // the daemon is gone: the SDK fails closed
+      }
+    });
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (acknowledged.length >= 300) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    replica.daemon.kill("SIGKILL");
+    await exited(replica.daemon);
+    stop = true;
+    await Promise.all(producers);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(300);
+
+    const recordedCalls = new Set(await rowsByType(database.url, "r1", "tool-call"));
+    const recordedDecisions = new Set(await rowsByType(database.url, "r1", "policy-decision"));
+    const lost = acknowledged.filter(
+      (callId) => !recordedCalls.has(callId) || !recordedDecisions.has(callId),
+    );
+    expect(lost).toEqual([]);
+    expect((await verifyChain(database.url, "r1")).problems).toEqual([]);
+
+    // The chain's writer lock went with the killed connection: the replica restarts on it.
+    const restarted = await startReplica(database.url, "r1", replica.sandbox);
+    const again = new WardenClient({
+      baseUrl: restarted.baseUrl,
+      token: restarted.token,
+      sessionId: "s-kill",
+    });
+    expect((await again.decide("write_note", { after: "restart" })).effect).toBe("allow");
+    expect((await verifyChain(database.url, "r1")).problems).toEqual([]);
+  });
+
+  it("a kill switch engaged on one replica stops the agent on the other at once, and release lifts it", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const [a, b] = await Promise.all([startReplica(database.url, "r1"), startReplica(database.url, "r2")]);
+    const onB = new WardenClient({ baseUrl: b.baseUrl, token: b.token, sessionId: "s-halt" });
+    expect((await onB.decide("write_note", { before: true })).effect).toBe("allow");
+
+    const engaged = runWarden([
+      "kill-switch",
+      "engage",
+      "--agent",
+      "agent-1",
+      "--reason",
+      "incident 42",
+      "--data-dir",
+      a.sandbox.dataDir,
+    ]);
+    expect(engaged.code).toBe(0);
+    const started = performance.now();
+    let halted: Awaited<ReturnType<WardenClient["decide"]>>;
+    for (;;) {
+      halted = await onB.decide("write_note", { during: true });
+      if (halted.effect === "deny" || performance.now() - started > 5000) break;
+    }
+    const propagationMs = performance.now() - started;
+    process.stdout.write(`kill switch propagated to the other replica in ${propagationMs.toFixed(1)} ms\n`);
+    expect(halted).toMatchObject({ effect: "deny" });
+    expect(halted.effect === "deny" && halted.message).toMatch(/incident 42/);
+    expect(propagationMs).toBeLessThan(2000);
+
+    expect(
+      runWarden(["kill-switch", "release", "--agent", "agent-1", "--data-dir", a.sandbox.dataDir]).code,
+    ).toBe(0);
+    const released = performance.now();
+    let after: Awaited<ReturnType<WardenClient["decide"]>>;
+    for (;;) {
+      after = await onB.decide("write_note", { after: true });
+      if (after.effect === "allow" || performance.now() - released > 5000) break;
+    }
+    expect(after.effect).toBe("allow");
+
+    // A replica started after the halt learns it from the other chains at start.
+    expect(
+      runWarden(["kill-switch", "engage", "--data-dir", a.sandbox.dataDir, "--reason", "all stop"]).code,
+    ).toBe(0);
+    const c = await startReplica(database.url, "r3");
+    const onC = new WardenClient({ baseUrl: c.baseUrl, token: c.token, sessionId: "s-late" });
+    expect(await onC.decide("write_note", { late: true })).toMatchObject({ effect: "deny" });
+  });
+});

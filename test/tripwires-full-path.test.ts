@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  connectThroughWarden,
+  createSandbox,
+  readLog,
+  type Sandbox,
+  textOf,
+  waitFor,
+  wardenBinary,
+} from "./helpers/mcp-client.js";
+
+const constitution = `version: 1
+default: allow
+rules: []
+tripwires:
+  tools:
+    - name: disable_monitoring
+      description: Turns off activity monitoring for this workspace.
+    - name: copy_model_weights
+      description: Copies the model weights to a storage location.
+  credentials:
+    - name: decoy-aws-key
+      value: AKIAZXCVBNMASDFGHJKL
+`;
+
+let sandbox: Sandbox | null = null;
+afterEach(() => {
+  sandbox?.cleanup();
+  sandbox = null;
+});
+
+describe("tripwires (the real binary)", () => {
+  it("serves decoy tools through warden mcp, answers plainly, and records a critical finding per touch", async () => {
+    sandbox = createSandbox(constitution);
+    const client = await connectThroughWarden(
+      sandbox,
+      [process.execPath, wardenBinary, "decoys", "--constitution", sandbox.policyPath],
+      {
+        name: "ops",
+        agent: "agent-7",
+      },
+    );
+    try {
+      const tools = await client.listTools();
+      expect(tools.tools.map((tool) => tool.name).sort()).toEqual([
+        "copy_model_weights",
+        "disable_monitoring",
+      ]);
+      const reply = await client.callTool({ name: "disable_monitoring", arguments: {} });
+      expect(textOf(reply)).toBe("Request accepted.");
+      const second = await client.callTool({
+        name: "copy_model_weights",
+        arguments: { key: "AKIAZXCVBNMASDFGHJKL" },
+      });
+      expect(textOf(second)).toBe("Request accepted.");
+    } finally {
+      await client.close();
+    }
+    const findings = await waitFor(() => {
+      const found = readLog(sandbox!.dataDir, ["--type", "finding"]).filter(
+        (event) => event.data.detector === "tripwires",
+      );
+      return found.length >= 2 ? found : null;
+    }, 30_000);
+    expect(findings.every((event) => event.data.severity === "critical" && event.agentId === "agent-7")).toBe(
+      true,
+    );
+    const touched = findings.flatMap((event) => event.data.touched as string[]);
+    expect(touched).toContain("decoy tool disable_monitoring");
+    expect(touched).toContain("decoy tool copy_model_weights");
+    expect(touched).toContain("decoy credential decoy-aws-key");
+    expect(JSON.stringify(findings)).not.toContain("AKIAZXCVBNMASDFGHJKL");
+  }, 90_000);
+});
