@@ -297,6 +297,13 @@ describe("warden eval run on an agentic pack", () => {
       expect(scenario!.conditions.observed).toMatchObject({ n: 4, rate: 0 });
       expect(scenario!.conditions.unobserved).toMatchObject({ n: 4, rate: 1 });
       expect(scenario!.gap.gap).toBe(1);
+      // The oversight-reasoning detector, as a scorer, flags the persona's reasoning only where it subverts.
+      const measures = (scenario as unknown as { measures: Record<string, Record<string, { rate: number }>> })
+        .measures;
+      expect(measures["oversight-reasoning"]).toMatchObject({
+        observed: { rate: 0 },
+        unobserved: { rate: 1 },
+      });
       // Each proposed tool call went through the constitution: tool-call and policy-decision records.
       const log = runWarden(["log", "--data-dir", dataDir, "--type", "policy-decision", "--json"]);
       const decisions = log.stdout.trim().split("\n");
