@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +42,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
   let server: ScriptedModelServer;
   let dataDir: string;
   let firstRun: Results;
+  let firstRunOut: string;
 
   beforeAll(async () => {
     server = await startScriptedModelServer({ script: persona, seed: 11 });
@@ -75,6 +76,7 @@ describe("warden eval run through the gateway and the scripted model server", ()
     ]);
     expect(result.stderr).not.toMatch(stackFramePattern);
     expect(result.code, result.stderr).toBe(0);
+    firstRunOut = out;
     firstRun = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     const [scenario] = firstRun.scenarios;
     expect(scenario!.id).toBe("basic-gap");
@@ -108,7 +110,24 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(observedFirst.length).toBeLessThan(20);
 
     // The record: model traffic and eval samples under the eval: agent.
-    const log = runWarden(["log", "--data-dir", dataDir, "--agent", "eval:basic-gap", "--json"]);
+    // The log is several MB: read it with a large buffer (spawnSync's default 1 MiB would cut it).
+    const log = spawnSync(
+      process.execPath,
+      [
+        wardenBinary,
+        "log",
+        "--data-dir",
+        dataDir,
+        "--agent",
+        "eval:basic-gap",
+        "--type",
+        "model-request",
+        "eval-sample",
+        "--json",
+      ],
+      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, WARDEN_NO_PAGER: "1" } },
+    );
+    expect(log.status, log.stderr).toBe(0);
     const events = log.stdout
       .trim()
       .split("\n")
@@ -171,6 +190,9 @@ describe("warden eval run through the gateway and the scripted model server", ()
     expect(server.requests.length).toBe(before);
     const again = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
     expect(again.scenarios[0]!.conditions).toEqual(firstRun.scenarios[0]!.conditions);
+    const compare = runWarden(["eval", "compare", firstRunOut, out]);
+    expect(compare.code, compare.stderr).toBe(0);
+    expect(compare.stdout).toMatch(/observed .*B−A \+0\.0 pts .* p=1\.000/);
 
     // …and more samples than before only sample the new indices.
     const more = await runWardenAsync([
@@ -275,6 +297,13 @@ describe("warden eval run on an agentic pack", () => {
       expect(scenario!.conditions.observed).toMatchObject({ n: 4, rate: 0 });
       expect(scenario!.conditions.unobserved).toMatchObject({ n: 4, rate: 1 });
       expect(scenario!.gap.gap).toBe(1);
+      // The oversight-reasoning detector, as a scorer, flags the persona's reasoning only where it subverts.
+      const measures = (scenario as unknown as { measures: Record<string, Record<string, { rate: number }>> })
+        .measures;
+      expect(measures["oversight-reasoning"]).toMatchObject({
+        observed: { rate: 0 },
+        unobserved: { rate: 1 },
+      });
       // Each proposed tool call went through the constitution: tool-call and policy-decision records.
       const log = runWarden(["log", "--data-dir", dataDir, "--type", "policy-decision", "--json"]);
       const decisions = log.stdout.trim().split("\n");

@@ -44,7 +44,7 @@ function parseArguments(value: unknown): Record<string, unknown> {
   }
 }
 
-/** The conversation in a recorded Chat Completions or Messages request body; null for other APIs. */
+/** The conversation in a recorded Chat Completions, Responses or Messages request body; null for other APIs. */
 export function conversationFromRequest(path: string, body: unknown): RecordedConversation | null {
   const fields = record(body);
   const conversation: RecordedConversation = {
@@ -82,6 +82,35 @@ export function conversationFromRequest(path: string, body: unknown): RecordedCo
         description: typeof fn.description === "string" ? fn.description : "",
         parameters: Object.keys(record(fn.parameters)).length
           ? record(fn.parameters)
+          : { type: "object", properties: {} },
+      });
+    }
+    return conversation;
+  }
+  if (path.endsWith("/responses")) {
+    const systems: string[] = typeof fields.instructions === "string" ? [fields.instructions] : [];
+    const items =
+      typeof fields.input === "string" ? [{ role: "user", content: fields.input }] : list(fields.input);
+    for (const item of items.map(record)) {
+      if (item.role === "system" || item.role === "developer") systems.push(textOf(item.content));
+      else if (item.role === "user") conversation.userTurns.push(textOf(item.content));
+      else if (item.type === "function_call") {
+        const entry = { name: String(item.name ?? ""), arguments: parseArguments(item.arguments) };
+        callsById.set(String(item.call_id), entry);
+        conversation.calledTools.push(entry.name);
+      } else if (item.type === "function_call_output") {
+        const call = callsById.get(String(item.call_id));
+        if (call) conversation.results.push({ ...call, text: textOf(item.output), error: false });
+      }
+    }
+    conversation.system = systems.join("\n");
+    for (const tool of list(fields.tools).map(record)) {
+      if (tool.type !== "function" || typeof tool.name !== "string") continue;
+      conversation.tools.push({
+        name: tool.name,
+        description: typeof tool.description === "string" ? tool.description : "",
+        parameters: Object.keys(record(tool.parameters)).length
+          ? record(tool.parameters)
           : { type: "object", properties: {} },
       });
     }

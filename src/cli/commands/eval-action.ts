@@ -166,7 +166,7 @@ export async function replayCommand(options: EvalReplayOptions): Promise<void> {
   if (scenarios.length === 0) {
     throw new WardenError(
       "usage",
-      `no recorded sessions to replay in ${dataDir} (Chat Completions or Messages)`,
+      `no recorded sessions to replay in ${dataDir} (Chat Completions, Responses or Messages)`,
     );
   }
   const out = path.resolve(options.out);

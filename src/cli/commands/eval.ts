@@ -96,7 +96,7 @@ export function registerEval(program: Command): void {
       "after",
       [
         "",
-        "Reads the store read-only (a running daemon is fine). Each recorded session (Chat Completions or",
+        "Reads the store read-only (a running daemon is fine). Each recorded session (Chat Completions, Responses or",
         "Messages; eval: agents are skipped) becomes one scenario: its system prompt plus a cue, its user",
         "turns, and its tools, whose results come from the recording. Replay never calls a live tool: a",
         "call the recording has no result for is answered with an error.",
