@@ -34,12 +34,14 @@ export function registerChanges(program: Command): void {
     };
   changes
     .command("list")
+    .addHelpText("after", "\nExample:\n  warden changes list --json")
     .description("staged change sets, newest first")
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action(action("list"));
   changes
     .command("show")
+    .addHelpText("after", "\nExample:\n  warden changes show cs_01J8ZQ")
     .description("one change set: every change with its unified diff, and its facts")
     .argument("<id>", "the change set id")
     .addOption(dataDirOption())
@@ -47,6 +49,7 @@ export function registerChanges(program: Command): void {
     .action(action("show"));
   changes
     .command("apply")
+    .addHelpText("after", "\nExample:\n  warden changes apply cs_01J8ZQ")
     .description("apply a staged change set to the workspace (all or nothing)")
     .argument("<id>", "the change set id")
     .addOption(dataDirOption())
@@ -54,6 +57,7 @@ export function registerChanges(program: Command): void {
     .action(action("apply"));
   changes
     .command("discard")
+    .addHelpText("after", '\nExample:\n  warden changes discard cs_01J8ZQ --reason "touches CI config"')
     .description("drop a staged change set")
     .argument("<id>", "the change set id")
     .option("--reason <text>", "why (recorded in the log)")

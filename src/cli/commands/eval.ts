@@ -111,6 +111,7 @@ export function registerEval(program: Command): void {
     });
   command
     .command("compare")
+    .addHelpText("after", "\nExample:\n  warden eval compare runs/claude-oct runs/claude-nov")
     .description("compare two runs (results.json files or their directories): rates and gaps side by side")
     .argument("<a>", "the first run")
     .argument("<b>", "the second run")
