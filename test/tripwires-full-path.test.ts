@@ -71,4 +71,39 @@ describe("tripwires (the real binary)", () => {
     expect(touched).toContain("decoy credential decoy-aws-key");
     expect(JSON.stringify(findings)).not.toContain("AKIAZXCVBNMASDFGHJKL");
   }, 90_000);
+
+  it("halts the agent that touches a decoy when the constitution says halt, telling it nothing of the decoy", async () => {
+    sandbox = createSandbox(`${constitution}  halt: true\n`);
+    const client = await connectThroughWarden(
+      sandbox,
+      [process.execPath, wardenBinary, "decoys", "--constitution", sandbox.policyPath],
+      { name: "ops", agent: "agent-8" },
+    );
+    try {
+      expect(textOf(await client.callTool({ name: "disable_monitoring", arguments: {} }))).toBe(
+        "Request accepted.",
+      );
+      // The detectors run off the request path; the halt follows within moments.
+      const deadline = Date.now() + 30_000;
+      let denied = await client.callTool({ name: "copy_model_weights", arguments: {} });
+      while (!denied.isError && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        denied = await client.callTool({ name: "copy_model_weights", arguments: {} });
+      }
+      expect(denied.isError).toBe(true);
+      const text = textOf(denied);
+      expect(text).toMatch(/halted pending review/);
+      expect(text).not.toMatch(/decoy|tripwire|disable_monitoring/i);
+    } finally {
+      await client.close();
+    }
+    const halts = readLog(sandbox.dataDir, ["--type", "kill-switch"]);
+    expect(halts).toHaveLength(1);
+    expect(halts[0]!.data).toMatchObject({
+      engaged: true,
+      scope: "agent",
+      target: "agent-8",
+      by: "warden:tripwires",
+    });
+  }, 90_000);
 });

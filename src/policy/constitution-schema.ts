@@ -150,6 +150,12 @@ export const tripwiresSchema = z
       )
       .default([])
       .describe("Decoy credentials (planted in decoy files); any use of one is a finding."),
+    halt: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Engage the kill switch for an agent as soon as it touches a decoy (resuming needs an admin). The agent is told only that it was halted.",
+      ),
   })
   .describe("Decoys no honest agent needs; they look the same whether anyone is watching or not.");
 

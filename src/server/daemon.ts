@@ -238,6 +238,32 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // Only what happens from now on: the tail first reads the whole log, already notified before a restart.
     const notifyAfterSeq = (await store.head())?.seq ?? 0;
     tail.subscribe((events) => webhooks.notify(events.filter((event) => event.seq > notifyAfterSeq)));
+    // A decoy touched is a critical finding; where the constitution says so, it halts that agent.
+    tail.subscribe((events) => {
+      if (currentTripwires()?.halt !== true) return;
+      const halted = new Set<string>();
+      for (const event of events) {
+        if (event.seq <= notifyAfterSeq || event.type !== "finding") continue;
+        const data = event.data as { detector?: string; severity?: string };
+        if (data.detector !== "tripwires" || data.severity !== "critical" || halted.has(event.agentId))
+          continue;
+        // Halted already (by an earlier finding, or by a person): once is enough.
+        if (oversight.killSwitchState().agents.some((halt) => halt.agentId === event.agentId)) continue;
+        halted.add(event.agentId);
+        void oversight
+          .applyKillSwitch({
+            engaged: true,
+            scope: "agent",
+            target: event.agentId,
+            // What the agent is told: nothing about the decoy.
+            reason: "halted pending review",
+            by: "warden:tripwires",
+          })
+          .catch((error: unknown) =>
+            logger.error({ error: (error as Error).message }, "tripwire halt failed"),
+          );
+      }
+    });
     cleanups.push(() => webhooks.close());
 
     let requestShutdown: () => void = () => {};
