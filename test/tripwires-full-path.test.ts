@@ -106,4 +106,36 @@ describe("tripwires (the real binary)", () => {
       by: "warden:tripwires",
     });
   }, 90_000);
+
+  it("gates the very next call on a finding: the decision waits for the detectors to reach it", async () => {
+    sandbox = createSandbox(`version: 1
+default: allow
+rules:
+  - id: stop-after-critical-finding
+    when: 'session.findings.critical > 0'
+    effect: deny
+    rationale: Something in this session needs a person before it goes on.
+    message: This session is paused for review.
+tripwires:
+  tools:
+    - name: disable_monitoring
+      description: Turns off activity monitoring for this workspace.
+`);
+    const client = await connectThroughWarden(
+      sandbox,
+      [process.execPath, wardenBinary, "decoys", "--constitution", sandbox.policyPath],
+      { name: "ops", agent: "agent-9" },
+    );
+    try {
+      const first = await client.callTool({ name: "disable_monitoring", arguments: {} });
+      expect(first.isError).toBeFalsy();
+      // No retry: this one decision waits for the detectors to inspect the call before it.
+      const next = await client.callTool({ name: "disable_monitoring", arguments: { again: true } });
+      expect(next.isError).toBe(true);
+      expect(textOf(next)).toMatch(/stop-after-critical-finding/);
+      expect(textOf(next)).toMatch(/paused for review/);
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
 });

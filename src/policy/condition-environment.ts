@@ -53,11 +53,36 @@ export class ToolContext {
   }
 }
 
+/** The detectors' findings about the session so far (`session.findings`). */
+export class FindingsContext {
+  constructor(
+    readonly count: bigint,
+    readonly critical: bigint,
+    readonly high: bigint,
+    readonly detectors: readonly string[],
+  ) {}
+
+  static readonly none = new FindingsContext(0n, 0n, 0n, []);
+
+  static of(
+    findings: { count: number; critical: number; high: number; detectors: readonly string[] } | undefined,
+  ): FindingsContext {
+    if (findings === undefined) return FindingsContext.none;
+    return new FindingsContext(
+      BigInt(Math.trunc(findings.count)),
+      BigInt(Math.trunc(findings.critical)),
+      BigInt(Math.trunc(findings.high)),
+      [...findings.detectors],
+    );
+  }
+}
+
 export class SessionContext {
   constructor(
     readonly id: string,
     readonly labels: readonly string[],
     readonly facts: Readonly<Record<string, unknown>>,
+    readonly findings: FindingsContext = FindingsContext.none,
   ) {}
 }
 
@@ -122,9 +147,18 @@ export function createConditionEnvironment(): Environment {
       ctor: ToolContext,
       fields: { server: "string", name: "string", method: "string", arguments: "dyn" },
     })
+    .registerType("warden.Findings", {
+      ctor: FindingsContext,
+      fields: { count: "int", critical: "int", high: "int", detectors: "list<string>" },
+    })
     .registerType("warden.Session", {
       ctor: SessionContext,
-      fields: { id: "string", labels: "list<string>", facts: "map<string, dyn>" },
+      fields: {
+        id: "string",
+        labels: "list<string>",
+        facts: "map<string, dyn>",
+        findings: "warden.Findings",
+      },
     })
     .registerType("warden.Time", {
       ctor: TimeContext,
@@ -138,7 +172,10 @@ export function createConditionEnvironment(): Environment {
     .registerVariable("tool", "warden.Tool", {
       description: "The call: server, tool name, protocol method, arguments.",
     })
-    .registerVariable("session", "warden.Session", { description: "The agent's session: id, labels, facts." })
+    .registerVariable("session", "warden.Session", {
+      description:
+        "The agent's session: id, labels, facts, and findings (count, critical, high, detectors) the detectors have made about it. A rule reading session.findings waits a bounded time for the detectors to reach the session's latest event.",
+    })
     .registerVariable("env", "map<string, string>", {
       description: "Deployment facts the operator supplies.",
     })

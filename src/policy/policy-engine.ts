@@ -7,6 +7,7 @@ import {
   AgentContext,
   type ConditionContext,
   createConditionEnvironment,
+  FindingsContext,
   ResultContext,
   SessionContext,
   TimeContext,
@@ -33,7 +34,12 @@ export interface DecisionInput {
     arguments: unknown;
     workingDirectory?: string | undefined;
   };
-  session: { id: string; labels: readonly string[]; facts?: Readonly<Record<string, unknown>> };
+  session: {
+    id: string;
+    labels: readonly string[];
+    facts?: Readonly<Record<string, unknown>>;
+    findings?: { count: number; critical: number; high: number; detectors: readonly string[] } | undefined;
+  };
   env?: Readonly<Record<string, string>>;
 }
 
@@ -51,6 +57,8 @@ export interface PolicyEngineOptions {
 export interface PolicyEngine {
   /** `sha256:...` of the constitution and the built-in rules. */
   readonly version: string;
+  /** Some rule reads `session.findings`: decisions wait (a bounded time) for the detectors. */
+  readonly readsFindings: boolean;
   /** Never throws: an internal failure is a deny with rule id `policy-error`. */
   decide(input: DecisionInput, now?: Date): PolicyDecision;
   /**
@@ -150,6 +158,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   return {
     version,
+    readsFindings: (constitution?.rules ?? []).some((rule) =>
+      /\bsession\s*\.\s*findings\b/.test(rule.when ?? ""),
+    ),
     labelsForResult(input, result, now = new Date()) {
       const labels = new Set<string>();
       if (resultRules.length === 0) return [];
@@ -219,7 +230,12 @@ function conditionContext(input: DecisionInput, now: Date): ConditionContext {
     agent: new AgentContext(input.agent.id, UsageContext.of(input.agent.usage)),
     // MCP makes arguments optional; an absent object is an empty one.
     tool: new ToolContext(input.tool.server, input.tool.name, input.tool.method, input.tool.arguments ?? {}),
-    session: new SessionContext(input.session.id, input.session.labels, input.session.facts ?? {}),
+    session: new SessionContext(
+      input.session.id,
+      input.session.labels,
+      input.session.facts ?? {},
+      FindingsContext.of(input.session.findings),
+    ),
     env: input.env ?? {},
     time: TimeContext.at(now),
     result: ResultContext.none,

@@ -157,12 +157,28 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // Model traffic is counted for every agent (limits refuse only where configured); rules read
     // the counts as `agent.usage`, on MCP calls too.
     const traffic = new AgentTrafficLimits(options.config?.limits ?? { agents: {} });
+    let detectionCaughtUp: () => Promise<void> = async () => {};
     const oversight = new OversightService({
       store,
       logger,
       getPolicy: () => holder.current,
       approvals,
       agentUsage: (agentId) => traffic.usageOf(agentId),
+      // Rules reading session.findings: what the detectors have recorded about the session, once
+      // they have caught up with the events before the call (bounded by the service).
+      findingsOf: async (sessionId) => {
+        const findings = await store.read({ sessionId, types: ["finding"], limit: 100_000 });
+        const severities = findings.map((event) => (event.data as { severity?: string }).severity);
+        return {
+          count: findings.length,
+          critical: severities.filter((severity) => severity === "critical").length,
+          high: severities.filter((severity) => severity === "high").length,
+          detectors: [
+            ...new Set(findings.map((event) => String((event.data as { detector?: string }).detector))),
+          ],
+        };
+      },
+      awaitDetectors: () => detectionCaughtUp(),
     });
     await oversight.restore();
     // Replicas on one PostgreSQL database share kill-switch uses and grants: every chain's, in
@@ -219,6 +235,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: logger.child({ component: "detect" }),
     });
     cleanups.push(() => detection.stop());
+    detectionCaughtUp = () => detection.caughtUp();
     if (options.otlp) {
       const { startOtlpExporter } = await import("../export/otlp/otlp-exporter.js");
       const exporter = await startOtlpExporter({

@@ -19,8 +19,17 @@ import type { AgentUsageFacts } from "../gateway/index.js";
 import { defaultApprovers } from "../policy/compile-rules.js";
 
 /** What the daemon needs from the policy engine (policy/ implements it). */
+export interface SessionFindings {
+  count: number;
+  critical: number;
+  high: number;
+  detectors: string[];
+}
+
 export interface PolicyDecider {
   readonly version: string;
+  /** Some rule reads `session.findings` (optional for test doubles). */
+  readonly readsFindings?: boolean;
   decide(input: DecisionInputShape, now?: Date): PolicyDecision;
   /** Labels from rules that read the call's result (optional for test doubles). */
   labelsForResult?(
@@ -58,6 +67,9 @@ export class OversightService implements Oversight {
   readonly #store: EventStore;
   readonly #logger: Logger;
   readonly #getPolicy: () => PolicyDecider;
+  readonly #findingsOf: ((sessionId: string) => Promise<SessionFindings>) | undefined;
+  readonly #awaitDetectors: (() => Promise<void>) | undefined;
+  readonly #findingsWaitMs: number;
   readonly #approvals: ApprovalQueue;
   readonly #now: () => Date;
   readonly #agentUsage: ((agentId: string) => AgentUsageFacts) | undefined;
@@ -80,6 +92,12 @@ export class OversightService implements Oversight {
     store: EventStore;
     logger: Logger;
     getPolicy: () => PolicyDecider;
+    /** The session's findings so far, for rules reading `session.findings`. */
+    findingsOf?: (sessionId: string) => Promise<SessionFindings>;
+    /** Resolves once the detectors have inspected every event appended before the call. */
+    awaitDetectors?: () => Promise<void>;
+    /** The longest a decision waits for the detectors (default 500 ms); then it decides on what they have. */
+    findingsWaitMs?: number;
     approvals: ApprovalQueue;
     now?: () => Date;
     /** The agent's recent model traffic, for rules reading `agent.usage` (the gateway counts it). */
@@ -89,6 +107,9 @@ export class OversightService implements Oversight {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#getPolicy = options.getPolicy;
+    this.#findingsOf = options.findingsOf;
+    this.#awaitDetectors = options.awaitDetectors;
+    this.#findingsWaitMs = options.findingsWaitMs ?? 500;
     this.#approvals = options.approvals;
     this.#now = options.now ?? (() => new Date());
   }
@@ -274,9 +295,28 @@ export class OversightService implements Oversight {
     return null;
   }
 
+  /**
+   * The session's findings, when a rule reads them: first waits (bounded) for the detectors to
+   * reach the events before this call, so a finding about the previous step is not missed.
+   */
+  async #findingsFor(request: ToolCallRequest): Promise<SessionFindings | undefined> {
+    if (this.#getPolicy().readsFindings !== true || this.#findingsOf === undefined) return undefined;
+    if (this.#awaitDetectors !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#awaitDetectors().catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.#findingsWaitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.#findingsOf(request.sessionId);
+  }
+
   async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
     const callId = this.#nextId();
-    const policyDecision = this.#decide(request);
+    const policyDecision = this.#decide(request, await this.#findingsFor(request));
     await this.#recordDecision(callId, request, policyDecision);
     const applied = policyDecision.applied;
     if (applied.effect === "deny") {
@@ -300,7 +340,7 @@ export class OversightService implements Oversight {
     options: { hold?: { ruleId: string; holdMs: number } } = {},
   ): Promise<{ callId: string; applied: Decision; outcome?: Promise<ApprovalOutcome> }> {
     const callId = this.#nextId();
-    let policyDecision = this.#decide(request);
+    let policyDecision = this.#decide(request, await this.#findingsFor(request));
     const forced = options.hold;
     if (forced && policyDecision.applied.effect !== "deny") {
       const hold: Decision = {
@@ -465,13 +505,13 @@ export class OversightService implements Oversight {
     return definitionHash;
   }
 
-  #decide(request: ToolCallRequest): PolicyDecision {
+  #decide(request: ToolCallRequest, findings?: SessionFindings): PolicyDecision {
     const pin =
       request.method === "tools/call" ? this.#pins.get(pinKey(request.server, request.tool)) : undefined;
     const pre = this.#preDecision(request, pin);
     if (pre) return pre;
     const policy = this.#getPolicy();
-    const decision = policy.decide(this.#decisionInput(request), this.#now());
+    const decision = policy.decide(this.#decisionInput(request, findings), this.#now());
     const applied = decision.applied;
     if (applied.effect !== "hold") return decision;
     if (this.#approvals.grants.find({ ...request, ruleId: applied.ruleId })) {
@@ -597,7 +637,7 @@ export class OversightService implements Oversight {
     this.#callsAwaitingResult.set(callId, request);
   }
 
-  #decisionInput(request: ToolCallRequest) {
+  #decisionInput(request: ToolCallRequest, findings?: SessionFindings) {
     return {
       agent: { id: request.agentId, usage: this.#agentUsage?.(request.agentId) },
       tool: {
@@ -607,7 +647,11 @@ export class OversightService implements Oversight {
         arguments: request.arguments,
         workingDirectory: request.workingDirectory,
       },
-      session: { id: request.sessionId, labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])] },
+      session: {
+        id: request.sessionId,
+        labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])],
+        ...(findings === undefined ? {} : { findings }),
+      },
     };
   }
 
