@@ -10,6 +10,7 @@ import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerRun } from "./commands/run.js";
 import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTokens } from "./commands/tokens.js";
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerClassify(program);
   registerChanges(program);
   registerSandboxMcp(program);
+  registerRun(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
