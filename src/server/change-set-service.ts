@@ -39,6 +39,8 @@ export interface SandboxRunReport {
   stdoutBytes: number;
   stderrBytes: number;
   droppedBytes: number;
+  /** Connections through the egress proxy (`--allow-domain`), allowed or refused. */
+  egress?: { host: string; port: number; allowed: boolean }[];
 }
 
 export interface SubmitChangeSetRequest {

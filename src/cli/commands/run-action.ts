@@ -1,10 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { WardenError } from "../../core/errors.js";
 import { newSpanId, newTraceId } from "../../core/ids.js";
 import { openSandboxSession } from "../../sandbox/index.js";
+import {
+  createLoopbackRelay,
+  type LoopbackRelay,
+  nodeInside,
+  relayDirectoryInside,
+} from "../../sandbox/loopback-relay.js";
 import { dataDirFrom } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printChangeSetAnswer } from "./changes-output.js";
@@ -12,35 +17,6 @@ import type { RunOptions } from "./run.js";
 
 const failedExitCode = 125;
 const timedOutExitCode = 124;
-/** Where the relay's socket, its script and the MCP config appear inside, and a Node binary beside. */
-const insideDirectory = "/run/warden";
-const nodeInside = "/run/warden-node";
-
-/**
- * Inside the sandbox: listens on 127.0.0.1:PORT and pipes every connection to Warden's Unix
- * socket, then runs the agent and exits with its status. Loopback is the sandbox's own (its
- * network namespace has nothing else), so this relay is the agent's only way out.
- */
-const relayScript = `
-const net = require("node:net");
-const { spawn } = require("node:child_process");
-const [port, ...command] = process.argv.slice(2);
-const server = net.createServer((client) => {
-  const upstream = net.connect("${insideDirectory}/gateway.sock");
-  client.pipe(upstream);
-  upstream.pipe(client);
-  client.on("error", () => upstream.destroy());
-  upstream.on("error", () => client.destroy());
-});
-server.listen(Number(port), "127.0.0.1", () => {
-  const agent = spawn(command[0], command.slice(1), { stdio: "inherit" });
-  agent.on("error", (error) => {
-    process.stderr.write("warden run: cannot start " + command[0] + ": " + error.message + "\\n");
-    process.exit(error.code === "ENOENT" ? 127 : 126);
-  });
-  agent.on("exit", (code, signal) => process.exit(code ?? 128 + (require("node:os").constants.signals[signal] ?? 0)));
-});
-`;
 
 export async function runAgent(command: string[], options: RunOptions): Promise<number> {
   const seconds = Number(options.timeout);
@@ -48,7 +24,7 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
     throw new WardenError("usage", `--timeout must be a positive number of seconds, not ${options.timeout}`);
   const dataDir = dataDirFrom(options);
   let daemon: Awaited<ReturnType<typeof connectAsOperator>> | undefined;
-  const relayDirectory = mkdtempSync(path.join(tmpdir(), "warden-run-"));
+  let relay: LoopbackRelay | undefined;
   let hostRelay: net.Server | undefined;
   try {
     daemon = await connectAsOperator(dataDir);
@@ -62,6 +38,8 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
     const port = Number(upstream.port);
     const { token } = await daemon.call<{ token: string }>("tokens-create", { agentId: options.agent });
 
+    relay = createLoopbackRelay([{ port, socket: "gateway.sock" }]);
+    const relayDirectory = relay.directory;
     const socketPath = path.join(relayDirectory, "gateway.sock");
     hostRelay = net.createServer((client) => {
       const connection = net.connect(port, upstream.hostname);
@@ -74,7 +52,6 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
       hostRelay?.once("error", reject);
       hostRelay?.listen(socketPath, resolve);
     });
-    writeFileSync(path.join(relayDirectory, "relay.cjs"), relayScript);
     const insideUrl = `http://127.0.0.1:${port}`;
     const mcpServers = Object.fromEntries(
       (status.mcpServers ?? []).map((name) => [
@@ -93,21 +70,15 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
       ANTHROPIC_API_KEY: token,
       WARDEN_URL: insideUrl,
       WARDEN_TOKEN: token,
-      WARDEN_MCP_CONFIG: `${insideDirectory}/mcp.json`,
+      WARDEN_MCP_CONFIG: `${relayDirectoryInside}/mcp.json`,
       WARDEN_NODE: nodeInside,
     };
-    const execution = await session.execute(
-      [nodeInside, `${insideDirectory}/relay.cjs`, String(port), ...command],
-      {
-        limits: { timeoutMs: seconds * 1000, cpuSeconds: Math.ceil(seconds) },
-        environment,
-        interactive: true,
-        readOnlyBinds: [
-          { source: relayDirectory, target: insideDirectory },
-          { source: process.execPath, target: nodeInside },
-        ],
-      },
-    );
+    const execution = await session.execute(relay.wrap(command), {
+      limits: { timeoutMs: seconds * 1000, cpuSeconds: Math.ceil(seconds) },
+      environment,
+      interactive: true,
+      readOnlyBinds: relay.readOnlyBinds,
+    });
     if (execution.timedOut)
       report(`timed out after ${seconds} s; the agent and everything it started were killed`);
     const code = execution.timedOut ? timedOutExitCode : execution.exitCode;
@@ -141,7 +112,7 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
   } finally {
     hostRelay?.close();
     daemon?.close();
-    rmSync(relayDirectory, { recursive: true, force: true });
+    relay?.remove();
   }
 }
 
