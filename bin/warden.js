@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
+// `warden exec` runs often (once per sandboxed command): it loads only its own modules.
+const entry = process.argv[2] === "exec" ? "../dist/cli/exec-main.js" : "../dist/cli/main.js";
+const { main } = await import(entry);
 
 main(process.argv).then(
   (code) => {

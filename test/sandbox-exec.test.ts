@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, vi } from "vitest";
@@ -259,10 +260,42 @@ describe("warden exec", () => {
     expect((await exec([], ["./not-executable.sh"])).exitCode).toBe(126);
   });
 
-  sandboxIt("refuses --allow-domain with 125 rather than opening the network", async () => {
+  sandboxIt("reaches an allowed domain only through Warden's CONNECT proxy, and nothing else", async () => {
+    const { exec } = await fixture();
+    const server = createServer((socket) =>
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nHOST!"),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      const result = await exec(
+        ["--allow-domain", "localhost"],
+        [
+          "sh",
+          "-c",
+          [
+            `echo "allowed=$(curl -s -p --max-time 5 http://localhost:${port}/)"`,
+            `echo "ip-literal=$(curl -s -p --max-time 5 http://127.0.0.1:${port}/)"`,
+            `echo "other=$(curl -s -p --max-time 5 http://not-allowed.example:${port}/)"`,
+            `echo "direct=$(curl -s --noproxy '*' --max-time 5 http://127.0.0.1:${port}/)"`,
+          ].join("; "),
+        ],
+      );
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toBe("allowed=HOST!\nip-literal=\nother=\ndirect=\n");
+      expect(result.stderr).toContain("refused a connection to 127.0.0.1");
+      expect(result.stderr).toContain("refused a connection to not-allowed.example");
+    } finally {
+      server.close();
+    }
+  });
+
+  sandboxIt("refuses an --allow-domain that is not a host name with 125", async () => {
     const { workspace, exec } = await fixture();
-    const result = await exec(["--allow-domain", "example.com"], ["touch", "ran"]);
+    const result = await exec(["--allow-domain", "http://evil/*"], ["touch", "ran"]);
     expect(result.exitCode).toBe(125);
+    expect(result.stderr).toContain("not a host name");
     expect(existsSync(path.join(workspace, "ran"))).toBe(false);
   });
 

@@ -14,6 +14,7 @@ import { registerKillSwitch } from "./commands/kill-switch.js";
 import { registerLog } from "./commands/log.js";
 import { registerMcp } from "./commands/mcp.js";
 import { registerPolicy } from "./commands/policy.js";
+import { registerRun } from "./commands/run.js";
 import { registerSandboxMcp } from "./commands/sandbox-mcp.js";
 import { registerScan } from "./commands/scan.js";
 import { registerStatus } from "./commands/status.js";
@@ -55,6 +56,7 @@ export function createProgram(): Command {
   registerSandboxMcp(program);
   registerAudit(program);
   registerScan(program);
+  registerRun(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -29,6 +29,8 @@ export interface SandboxMountPlan {
   home: string;
   /** Host paths that must stay hidden even if they sit below an allowed mount (Warden's data dir). */
   masked: readonly string[];
+  /** Host files or directories shown read-only at `target` (for `warden run`'s relay). */
+  readOnlyBinds?: readonly { source: string; target: string }[];
 }
 
 /**
@@ -51,6 +53,7 @@ export function bubblewrapArguments(plan: SandboxMountPlan): string[] {
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp");
   args.push("--tmpfs", plan.home);
   for (const hidden of plan.masked) if (isBelowAllowedMount(hidden)) args.push("--tmpfs", hidden);
+  for (const bind of plan.readOnlyBinds ?? []) args.push("--ro-bind", bind.source, bind.target);
   args.push("--ro-bind", layer.workspace, lowerMountPoint, "--bind", layer.directory, scratchMountPoint);
   args.push("--dir", layer.workspace);
   // Only the setup script gets CAP_SYS_ADMIN (inside the sandbox's user namespace, to mount the

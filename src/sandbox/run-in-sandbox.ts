@@ -32,6 +32,8 @@ export interface RunInSandboxOptions {
   /** The command's whole environment: nothing of Warden's own environment is inherited. */
   environment: Record<string, string>;
   command: readonly string[];
+  /** Inherit stdin, stdout and stderr (the captured output is then empty). */
+  interactive?: boolean;
 }
 
 /**
@@ -83,11 +85,13 @@ export function runInSandbox(options: RunInSandboxOptions): Promise<SandboxRunRe
   const result = new Promise<SandboxRunResult>((resolve, reject) => {
     const child = spawn(executable, args, {
       env: options.environment,
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
+      stdio: options.interactive
+        ? ["inherit", "inherit", "inherit", "pipe"]
+        : ["ignore", "pipe", "pipe", "pipe"],
       detached: true,
     });
-    const stdout = capture(child.stdout as Readable, limits.outputBytes);
-    const stderr = capture(child.stderr as Readable, limits.outputBytes);
+    const stdout = capture(child.stdout, limits.outputBytes);
+    const stderr = capture(child.stderr, limits.outputBytes);
     let ready = false;
     const readiness = child.stdio[3] as Readable;
     readiness.on("data", (chunk: Buffer) => {
@@ -139,11 +143,11 @@ function killTree(pid: number | undefined): void {
   }
 }
 
-function capture(stream: Readable, limit: number): { result: () => CapturedOutput } {
+function capture(stream: Readable | null, limit: number): { result: () => CapturedOutput } {
   const chunks: Buffer[] = [];
   let kept = 0;
   let droppedBytes = 0;
-  stream.on("data", (chunk: Buffer) => {
+  stream?.on("data", (chunk: Buffer) => {
     const room = limit - kept;
     if (room >= chunk.length) {
       chunks.push(chunk);

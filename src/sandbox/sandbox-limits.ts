@@ -17,7 +17,9 @@ export interface SandboxLimits {
 export const defaultSandboxLimits: SandboxLimits = {
   timeoutMs: 300_000,
   cpuSeconds: 300,
-  memoryBytes: 8 * 1024 ** 3,
+  // Address space, not resident memory: V8 reserves about 10 GiB per WebAssembly memory (Node's
+  // fetch parses HTTP with one), so a tighter default breaks ordinary Node programs.
+  memoryBytes: 32 * 1024 ** 3,
   processes: 512,
   fileSizeBytes: 1024 ** 3,
   outputBytes: 1024 ** 2,

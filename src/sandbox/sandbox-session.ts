@@ -47,6 +47,10 @@ export interface SandboxCommandOptions {
   environment?: Record<string, string>;
   /** More host paths hidden behind empty tmpfs (Warden's data directory always is). */
   masked?: readonly string[];
+  /** Host paths shown read-only inside at `target`. */
+  readOnlyBinds?: readonly { source: string; target: string }[];
+  /** Give the command Warden's stdin, stdout and stderr instead of capturing its output. */
+  interactive?: boolean;
 }
 
 export interface SandboxCommandResult extends SandboxRunResult {
@@ -155,8 +159,14 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
     const startedAtCtimeNs = markCommandStart(layer);
     const run = await runInSandbox({
       bubblewrap,
-      plan: { layer, home, masked: [dataDir, ...(commandOptions.masked ?? [])] },
+      plan: {
+        layer,
+        home,
+        masked: [dataDir, ...(commandOptions.masked ?? [])],
+        ...(commandOptions.readOnlyBinds ? { readOnlyBinds: commandOptions.readOnlyBinds } : {}),
+      },
       limits,
+      interactive: commandOptions.interactive === true,
       environment,
       command,
     });

@@ -39,6 +39,8 @@ export interface SandboxRunReport {
   stdoutBytes: number;
   stderrBytes: number;
   droppedBytes: number;
+  /** Connections through the egress proxy (`--allow-domain`), allowed or refused. */
+  egress?: { host: string; port: number; allowed: boolean }[];
 }
 
 export interface SubmitChangeSetRequest {
@@ -196,19 +198,24 @@ export class ChangeSetService {
         `no sandbox session ${request.sandboxSessionId} in this data directory`,
       );
     const session = this.#session(request.workspace, request.sandboxSessionId);
-    await this.#store.append({
-      type: "sandbox-run",
-      ...childOf(identity),
-      data: {
-        ...request.run,
-        workspace: session.workspace,
-        sandboxSessionId: session.id,
+    await this.#store.append(
+      {
+        type: "sandbox-run",
+        ...childOf(identity),
+        data: {
+          ...request.run,
+          workspace: session.workspace,
+          sandboxSessionId: session.id,
+        },
+        // Made durable by the decision's group commit below, before anything is applied.
       },
-    });
+      { durability: "buffered" },
+    );
     const changeSet = await session.changeSet(request.commandStartedAtCtimeNs);
     if (changeSet.changes.length === 0) {
       await this.#supersede(session.id, null);
       if (!request.continuing) session.discard();
+      await this.#store.flush();
       return { outcome: "empty", sandboxSessionId: session.id };
     }
     const needsPerson = session.needsPerson(changeSet);

@@ -293,8 +293,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (head) checkpointer.noteAppended(head.seq);
       return result;
     };
+    // Filled in once the HTTP listener is up: `warden run` points agents at it.
+    const listening: { url: string | null; mcpServers: string[] } = { url: null, mcpServers: [] };
     const handlers: RpcHandlers = {
       status: async () => ({
+        httpUrl: listening.url,
+        mcpServers: listening.mcpServers,
         pid: process.pid,
         dataDir,
         head: await store.head(),
@@ -443,6 +447,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       cleanups.push(() => listener.close());
       httpUrl = listener.url;
+      listening.url = listener.url;
+      listening.mcpServers = [...mcpServers.keys()];
     }
 
     tail.start();

@@ -96,6 +96,10 @@ export const rpcParamSchemas = {
       stdoutBytes: z.number().int(),
       stderrBytes: z.number().int(),
       droppedBytes: z.number().int(),
+      egress: z
+        .array(z.object({ host: z.string().max(300), port: z.number().int(), allowed: z.boolean() }))
+        .max(10_000)
+        .optional(),
     }),
     review: z.boolean().default(false),
     continuing: z.boolean().default(false),

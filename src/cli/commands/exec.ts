@@ -27,7 +27,7 @@ export function registerExec(program: Command): void {
     .addOption(
       new Option(
         "--allow-domain <domain>",
-        "let the command reach this domain (not implemented yet: refused)",
+        "let the command reach this domain (or *.domain) through Warden's CONNECT proxy; repeatable",
       )
         .argParser(collect)
         .default([]),
