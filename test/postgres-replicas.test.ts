@@ -239,4 +239,85 @@ describe.skipIf(skipPostgres)("warden up replicas on one PostgreSQL database", (
     expect(forged.stdout).toMatch(/chain r2: intact/);
     expect(forged.stdout).toMatch(/chain r2: FAILED at seq \d+: edited: .*chain r1 recorded/);
   });
+
+  it("releases a call held on one replica when a reviewer decides it through the other", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const holding = `version: 1
+default: deny
+rules:
+  - id: deploys-reviewed
+    when: 'tool.name == "deploy"'
+    effect: hold
+    rationale: Deploys change production.
+    approvers: { roles: [reviewer] }
+`;
+    const [a, b] = await Promise.all([
+      startReplica(database.url, "r1", createSandbox(holding)),
+      startReplica(database.url, "r2", createSandbox(holding)),
+    ]);
+    const added = runWarden(["users", "add", "alice", "--role", "reviewer", "--data-dir", b.sandbox.dataDir]);
+    expect(added.code, added.stderr).toBe(0);
+    const reviewerToken = added.stdout.trim();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    cleanups.push(() => client.end());
+    const heldId = async () => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const result = await client.query<{ id: string }>(
+          "SELECT body::jsonb #>> '{data,approvalId}' AS id FROM warden_events WHERE chain = 'r1' AND type = 'approval-request' ORDER BY seq DESC LIMIT 1",
+        );
+        const id = result.rows[0]?.id;
+        if (id !== undefined && !seen.has(id)) {
+          seen.add(id);
+          return id;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error("no held call appeared");
+    };
+    const seen = new Set<string>();
+    const decideOnB = (id: string, verb: "approve" | "deny", body: unknown) =>
+      fetch(`${b.baseUrl}/api/approvals/${id}/${verb}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${reviewerToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    const agent = new WardenClient({ baseUrl: a.baseUrl, token: a.token, sessionId: "s-held" });
+    const approvedCall = agent.decide("deploy", { env: "staging" });
+    const firstId = await heldId();
+    const started = performance.now();
+    const approved = await decideOnB(firstId, "approve", { scope: "once" });
+    expect(approved.status, await approved.clone().text()).toBe(200);
+    expect((await approvedCall).effect).toBe("allow");
+    const releaseMs = performance.now() - started;
+    process.stdout.write(`held on r1, approved through r2: released in ${releaseMs.toFixed(1)} ms\n`);
+    expect(releaseMs).toBeLessThan(2000);
+
+    const deniedCall = agent.decide("deploy", { env: "prod" });
+    const secondId = await heldId();
+    expect((await decideOnB(secondId, "deny", { reason: "not during the freeze" })).status).toBe(200);
+    const denied = await deniedCall;
+    expect(denied.effect).toBe("deny");
+    expect(denied.effect === "deny" && denied.message).toMatch(/not during the freeze/);
+
+    // The decision is recorded by the replica that held the call, under the reviewer's name.
+    const decisions = await client.query<{ chain: string; reviewer: string }>(
+      "SELECT chain, body::jsonb #>> '{data,reviewer}' AS reviewer FROM warden_events WHERE type = 'approval-decision'",
+    );
+    expect(decisions.rows).toEqual([
+      { chain: "r1", reviewer: "alice" },
+      { chain: "r1", reviewer: "alice" },
+    ]);
+    // Deciding it again is refused by its owner.
+    expect((await decideOnB(firstId, "approve", { scope: "once" })).status).toBe(404);
+    // An agent token is refused before anything is looked up.
+    const asAgent = await fetch(`${b.baseUrl}/api/approvals/${firstId}/approve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${b.token}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(asAgent.status).toBe(403);
+  });
 });

@@ -158,6 +158,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // the counts as `agent.usage`, on MCP calls too.
     const traffic = new AgentTrafficLimits(options.config?.limits ?? { agents: {} });
     let detectionCaughtUp: () => Promise<void> = async () => {};
+    let remoteApprovals: import("./remote-approvals.js").RemoteApprovals | undefined;
     const oversight = new OversightService({
       store,
       logger,
@@ -189,6 +190,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       );
       if (backingStore instanceof PostgresEventStore) {
         await backingStore.subscribeReplicated((event) => oversight.applyReplicated(event));
+        const { RemoteApprovals } = await import("./remote-approvals.js");
+        remoteApprovals = new RemoteApprovals(
+          backingStore,
+          approvals,
+          logger.child({ component: "replicas" }),
+        );
+        await remoteApprovals.start();
         for (let afterPosition = 0; ; ) {
           const events = await backingStore.readAllChains({
             types: [...replicatedEventTypes],
@@ -420,6 +428,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         store,
         policy: { path: options.policyPath, version: () => holder.current.version },
         logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
+        ...(remoteApprovals === undefined ? {} : { remoteApprovals }),
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });

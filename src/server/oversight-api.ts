@@ -24,6 +24,7 @@ import {
 } from "./dashboard-sessions.js";
 import type { EventTail } from "./event-tail.js";
 import type { OversightService } from "./oversight-service.js";
+import type { RemoteApprovals } from "./remote-approvals.js";
 
 /** Who made a request, decided before anything is looked up. */
 type Principal =
@@ -109,6 +110,8 @@ export interface OversightApiOptions {
   store: EventStore;
   policy: { path: string | null; version: () => string };
   logIntegrity: () => Promise<unknown>;
+  /** With replicas on PostgreSQL: decisions on calls another replica holds. */
+  remoteApprovals?: RemoteApprovals;
   webDir: string;
   logger: Logger;
 }
@@ -257,7 +260,7 @@ export class OversightApi {
         throw new WardenError("not-found", `no held call with id ${id} (decided, expired or never held)`);
       return found;
     };
-    const mayDecide = (account: ReviewerAccount, call: HeldCall) => {
+    const mayDecide = (account: ReviewerAccount, call: Pick<HeldCall, "approvers" | "ruleId">) => {
       if (account.role !== "admin" && !call.approvers.roles.includes(account.role)) {
         throw new WardenError(
           "forbidden",
@@ -272,6 +275,22 @@ export class OversightApi {
         | { decision: "approve"; scope: "once" | "session" | "always" }
         | { decision: "deny"; reason: string },
     ) => {
+      if (approvals.get(id) === undefined && options.remoteApprovals !== undefined) {
+        // Held by another replica of the same database: authorised here, decided by its owner.
+        const remote = await options.remoteApprovals.find(id);
+        if (remote !== null) {
+          mayDecide(account, remote);
+          if (decision.decision === "approve" && decision.scope === "always" && account.role !== "admin") {
+            throw new WardenError("forbidden", "only an admin may grant a call always");
+          }
+          return options.remoteApprovals.decide(
+            remote,
+            decision.decision === "approve"
+              ? { outcome: "approved", reviewer: account.name, scope: decision.scope }
+              : { outcome: "denied", reviewer: account.name, reason: decision.reason },
+          );
+        }
+      }
       const { call } = held(id);
       mayDecide(account, call);
       if (decision.decision === "approve" && decision.scope === "always" && account.role !== "admin") {

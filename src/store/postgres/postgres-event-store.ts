@@ -215,13 +215,11 @@ export class PostgresEventStore implements EventStore {
    * (LISTEN/NOTIFY). Resolves once listening.
    */
   async subscribeReplicated(handler: (event: StoredEvent) => void | Promise<void>): Promise<void> {
-    const listener = new pg.Client({ connectionString: this.#url });
-    await listener.connect();
-    listener.on("error", () => {
-      // A dropped listener means later announcements are missed until restart; the events are
-      // still in the database and are applied by restore() on the next start.
-    });
+    // A dropped listener misses later announcements until restart; the events are still in the
+    // database and are applied at the next start.
+    const listener = await this.#listenerClient();
     listener.on("notification", (message) => {
+      if (message.channel !== "warden_oversight") return;
       const [chain, seq] = (message.payload ?? "").split(" ");
       if (chain === undefined || seq === undefined || chain === this.chain) return;
       void this.#readers
@@ -237,7 +235,43 @@ export class PostgresEventStore implements EventStore {
         .catch(() => {});
     });
     await listener.query("LISTEN warden_oversight");
+  }
+
+  /** Sends `payload` to every replica listening on `channel` (delivered after this commits). */
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.#readers.query("SELECT pg_notify($1, $2)", [channel, payload]);
+  }
+
+  /** Calls `handler` with each payload sent on `channel` (by any replica, this one included). */
+  async listen(channel: string, handler: (payload: string) => void): Promise<void> {
+    if (!/^[a-z_]{1,40}$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    const listener = await this.#listenerClient();
+    listener.on("notification", (message) => {
+      if (message.channel === channel) handler(message.payload ?? "");
+    });
+    await listener.query(`LISTEN ${channel}`);
+  }
+
+  /** The `approval-request` event of a call held on any replica's chain, with that chain. */
+  async findApprovalRequest(approvalId: string): Promise<{ chain: string; event: StoredEvent } | null> {
+    const result = await this.#readers.query<{ chain: string; hash: string; body: string }>(
+      "SELECT chain, hash, body FROM warden_events WHERE type = 'approval-request' AND body::jsonb #>> '{data,approvalId}' = $1 LIMIT 1",
+      [approvalId],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return null;
+    return { chain: row.chain, event: { ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash } };
+  }
+
+  async #listenerClient(): Promise<pg.Client> {
+    if (this.#listener !== null) return this.#listener;
+    const listener = new pg.Client({ connectionString: this.#url });
+    await listener.connect();
+    listener.on("error", () => {
+      // A dropped listener misses later announcements until restart; the record is unaffected.
+    });
     this.#listener = listener;
+    return listener;
   }
 
   /** The head of every chain in the database (what a checkpoint commits to). */
