@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -11,7 +12,7 @@ import { type Daemon, startDaemon } from "../src/server/daemon.js";
 import { openReadOnly, readEvents } from "../src/store/sqlite/sqlite-event-store.js";
 import { sandboxIt } from "./helpers/sandbox.js";
 import { TemporaryDirectories } from "./helpers/temporary-directories.js";
-import { allowAllConstitution } from "./helpers/warden-binary.js";
+import { allowAllConstitution, wardenBinary } from "./helpers/warden-binary.js";
 
 const directories = new TemporaryDirectories();
 const daemons: Daemon[] = [];
@@ -322,6 +323,32 @@ describe("warden exec", () => {
       expect(result.exitCode).toBe(125);
       expect(result.stderr).toContain("never runs commands unsandboxed");
       expect(result.stderr).toContain("apt-get install -y bubblewrap");
+      expect(existsSync(path.join(workspace, "ran"))).toBe(false);
+    },
+  );
+
+  sandboxIt(
+    "through the real binary, passes the exit code through and refuses a missing bwrap with 125",
+    async () => {
+      const { workspace, dataDir } = await fixture();
+      // Asynchronous: the daemon answering it lives in this process.
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            [wardenBinary, "exec", "--workspace", workspace, "--data-dir", dataDir, ...args],
+            {
+              stdio: ["ignore", "ignore", "pipe"],
+            },
+          );
+          let stderr = "";
+          child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+          child.on("close", (code) => resolve({ code, stderr }));
+        });
+      expect((await run(["--", "sh", "-c", "exit 3"])).code).toBe(3);
+      const missing = await run(["--bubblewrap", "/nonexistent/bwrap", "--", "touch", "ran"]);
+      expect(missing.code).toBe(125);
+      expect(missing.stderr).toContain("never runs commands unsandboxed");
       expect(existsSync(path.join(workspace, "ran"))).toBe(false);
     },
   );
