@@ -271,7 +271,7 @@ describe("warden exec", () => {
       const address = server.address();
       const port = typeof address === "object" && address !== null ? address.port : 0;
       const result = await exec(
-        ["--allow-domain", "localhost"],
+        ["--allow-domain", "localhost", "--allow-internal-network"],
         [
           "sh",
           "-c",
@@ -287,6 +287,13 @@ describe("warden exec", () => {
       expect(result.stdout).toBe("allowed=HOST!\nip-literal=\nother=\ndirect=\n");
       expect(result.stderr).toContain("refused a connection to 127.0.0.1");
       expect(result.stderr).toContain("refused a connection to not-allowed.example");
+      // Without the opt-in, an allowed name that resolves to this machine is refused.
+      const inward = await exec(
+        ["--allow-domain", "localhost"],
+        ["sh", "-c", `echo "allowed=$(curl -s -p --max-time 5 http://localhost:${port}/)"`],
+      );
+      expect(inward.stdout).toBe("allowed=\n");
+      expect(inward.stderr).toContain("resolves to an address on this machine or its network");
     } finally {
       server.close();
     }

@@ -50,7 +50,9 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
     if (options.allowDomain.length > 0) {
       // Allowed domains are reached only through Warden's CONNECT proxy, relayed in over a Unix socket.
       relay = createLoopbackRelay([{ port: proxyPortInside, socket: "egress.sock" }]);
-      proxy = await startEgressProxy(path.join(relay.directory, "egress.sock"), options.allowDomain);
+      proxy = await startEgressProxy(path.join(relay.directory, "egress.sock"), options.allowDomain, {
+        allowInternalAddresses: Boolean(options.allowInternalNetwork),
+      });
       const proxyUrl = `http://127.0.0.1:${proxyPortInside}`;
       for (const name of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
         environment[name] = proxyUrl;
@@ -82,7 +84,9 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
   relay?.remove();
   for (const attempt of proxy?.attempts ?? [])
     if (!attempt.allowed)
-      report(`refused a connection to ${attempt.host}:${attempt.port} (not an allowed domain)`);
+      report(
+        `refused a connection to ${attempt.host}:${attempt.port} (${attempt.refused ?? "not an allowed domain"})`,
+      );
 
   try {
     const answer = await daemon.call("sandbox-change-set", {

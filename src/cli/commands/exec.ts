@@ -4,6 +4,7 @@ import { dataDirOption, policyOption } from "../common-options.js";
 export interface ExecOptions {
   workspace?: string;
   allowDomain: string[];
+  allowInternalNetwork?: boolean;
   review?: boolean;
   timeout: string;
   env: string[];
@@ -31,6 +32,10 @@ export function registerExec(program: Command): void {
       )
         .argParser(collect)
         .default([]),
+    )
+    .option(
+      "--allow-internal-network",
+      "let allowed domains resolve to this machine or its private network (refused by default: an allowed name is a way out, not back in)",
     )
     .option("--review", "hold the changes for a person whatever the constitution says")
     .option("--timeout <seconds>", "wall-time limit; the whole process tree is killed after it", "300")
