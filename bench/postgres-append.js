@@ -77,7 +77,8 @@ function rawRow(index) {
 async function rawClient() {
   const client = new pg.Client({ connectionString: await freshDatabase() });
   await client.connect();
-  await client.query(postgresMigrations[0]);
+  // The same table, triggers included, as the store creates.
+  for (const migration of postgresMigrations) await client.query(migration);
   return client;
 }
 
