@@ -260,7 +260,10 @@ export class PostgresEventStore implements EventStore {
     );
     const row = result.rows[0];
     if (row === undefined) return null;
-    return { chain: row.chain, event: { ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash } };
+    return {
+      chain: row.chain,
+      event: { ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash },
+    };
   }
 
   async #listenerClient(): Promise<pg.Client> {
