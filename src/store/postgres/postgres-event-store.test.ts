@@ -1,7 +1,14 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { createTemporaryDatabase, skipPostgres } from "../../../test/helpers/postgres.js";
+import { createLogger } from "../../core/logger.js";
+import { Checkpointer } from "../checkpointer.js";
 import { runEventStoreConformance, sampleToolCall } from "../event-store-conformance.js";
+import { applyRetention } from "../retention.js";
+import { loadOrCreateKeys } from "../signing-keys.js";
 import { verifyLog } from "../verify-log.js";
 import { PostgresEventStore, redactUrl } from "./postgres-event-store.js";
 
@@ -109,5 +116,45 @@ describe.skipIf(skipPostgres)("PostgreSQL store", () => {
     );
     expect((failure as Error).message).not.toContain("hunter2");
     expect(redactUrl("not a url")).toBe("(unparseable connection string)");
+  });
+
+  it("applies retention to its own chain only, up to a checkpoint, and the chain still verifies", async () => {
+    const database = await createTemporaryDatabase();
+    const keysDir = mkdtempSync(path.join(tmpdir(), "warden-pg-retention-"));
+    const now = new Date("2026-12-01T12:00:00Z");
+    let clock = new Date(now.getTime() - 300 * 86_400_000);
+    const store = await PostgresEventStore.open({ url: database.url, chain: "r1", now: () => clock });
+    const other = await PostgresEventStore.open({ url: database.url, chain: "r2", now: () => clock });
+    const keys = loadOrCreateKeys(keysDir);
+    const logger = createLogger({ name: "pg-retention-test", level: "silent" });
+    const checkpointer = new Checkpointer({ store, keys, logger, everyEvents: 1_000_000 });
+    try {
+      for (let index = 0; index < 10; index++) await store.append(sampleToolCall(index));
+      await other.append(sampleToolCall(100));
+      await checkpointer.checkpoint(); // r1 seq 11
+      clock = now;
+      for (let index = 10; index < 15; index++) await store.append(sampleToolCall(index));
+      await checkpointer.checkpoint();
+      expect(await applyRetention({ store, days: 183, logger, now })).toEqual({
+        removedThroughSeq: 10,
+        removedEvents: 10,
+      });
+      const report = verifyLog(await store.rowsOfChain("r1"), { publicKey: keys.publicKey, witness: null });
+      expect(report.problems).toEqual([]);
+      expect(report.startsAt).toBe(11);
+      // The other replica's chain is untouched, and deletes outside retention are still refused.
+      expect(await other.read()).toHaveLength(1);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      await expect(client.query("DELETE FROM warden_events WHERE chain = 'r1' AND seq = 12")).rejects.toThrow(
+        /append-only/,
+      );
+      await client.end();
+    } finally {
+      await store.close();
+      await other.close();
+      await database.drop();
+      rmSync(keysDir, { recursive: true, force: true });
+    }
   });
 });

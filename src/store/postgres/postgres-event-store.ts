@@ -237,6 +237,51 @@ export class PostgresEventStore implements EventStore {
     await listener.query("LISTEN warden_oversight");
   }
 
+  /** Retention on this replica's chain: the newest checkpoint before `before`, and what precedes it. */
+  async retentionCut(before: string): Promise<{ checkpointSeq: number; removable: number } | null> {
+    const cut = await this.#readers.query<{ seq: string }>(
+      "SELECT seq FROM warden_events WHERE chain = $1 AND type = 'checkpoint' AND time < $2 ORDER BY seq DESC LIMIT 1",
+      [this.chain, before],
+    );
+    const checkpointSeq = cut.rows[0] === undefined ? null : Number(cut.rows[0].seq);
+    if (checkpointSeq === null) return null;
+    const count = await this.#readers.query<{ removable: string }>(
+      "SELECT count(*) AS removable FROM warden_events WHERE chain = $1 AND seq < $2",
+      [this.chain, checkpointSeq],
+    );
+    const removable = Number(count.rows[0]?.removable ?? 0);
+    return removable === 0 ? null : { checkpointSeq, removable };
+  }
+
+  /** Removes this chain's events before the checkpoint at `checkpointSeq` (after a `retention-prune` event). */
+  async pruneBefore(checkpointSeq: number): Promise<number> {
+    const client = await this.#readers.connect();
+    try {
+      await client.query("BEGIN");
+      const anchor = await client.query<{ type: string }>(
+        "SELECT type FROM warden_events WHERE chain = $1 AND seq = $2",
+        [this.chain, checkpointSeq],
+      );
+      if (anchor.rows[0]?.type !== "checkpoint")
+        throw new WardenError(
+          "input-invalid",
+          `seq ${checkpointSeq} is not a checkpoint; the chain may only start at one`,
+        );
+      await client.query("SELECT set_config('warden.retention', 'on', true)");
+      const removed = await client.query("DELETE FROM warden_events WHERE chain = $1 AND seq < $2", [
+        this.chain,
+        checkpointSeq,
+      ]);
+      await client.query("COMMIT");
+      return removed.rowCount ?? 0;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   /** Sends `payload` to every replica listening on `channel` (delivered after this commits). */
   async notify(channel: string, payload: string): Promise<void> {
     await this.#readers.query("SELECT pg_notify($1, $2)", [channel, payload]);

@@ -35,4 +35,11 @@ export const postgresMigrations: string[] = [
    CREATE TRIGGER warden_events_announce AFTER INSERT ON warden_events
      FOR EACH ROW WHEN (NEW.type IN ('kill-switch', 'grant-created', 'grant-revoked'))
      EXECUTE FUNCTION warden_events_announce();`,
+  // Retention may delete, inside its own transaction only (it sets warden.retention there);
+  // updates and every other delete are still refused.
+  `CREATE OR REPLACE FUNCTION warden_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF TG_OP = 'DELETE' AND current_setting('warden.retention', true) = 'on' THEN RETURN OLD; END IF;
+       RAISE EXCEPTION 'events are append-only';
+     END $$;`,
 ];
