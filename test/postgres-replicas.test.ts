@@ -88,6 +88,28 @@ describe.skipIf(skipPostgres)("warden up replicas on one PostgreSQL database", (
       const report = await verifyChain(database.url, chain);
       expect(report.problems).toEqual([]);
     }
+    // The read-only commands read the shared database: every chain, or one.
+    const all = runWarden(["log", "--db", database.url, "--type", "tool-call", "--json"]);
+    expect(all.code, all.stderr).toBe(0);
+    const allEvents = all.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { chain: string });
+    expect(allEvents).toHaveLength(60);
+    expect(new Set(allEvents.map((event) => event.chain))).toEqual(new Set(["r1", "r2"]));
+    const one = runWarden(["log", "--db", database.url, "--chain", "r2", "--type", "tool-call", "--json"]);
+    expect(
+      one.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).chain),
+    ).toEqual(Array(30).fill("r2"));
+    const trace = runWarden(["trace", "s-1", "--db", database.url]);
+    expect(trace.code, trace.stderr).toBe(0);
+    expect(trace.stdout).toMatch(/session s-1 · agent agent-1 · \d+ events/);
+    const noStore = runWarden(["log", "--db", "postgres://postgres@127.0.0.1:5432/postgres"]);
+    expect(noStore.code).toBe(2);
+    expect(noStore.stderr).toMatch(/no Warden store in the database/);
   });
 
   it("loses no acknowledged decision when a replica is killed with SIGKILL under load", async () => {

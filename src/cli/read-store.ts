@@ -20,3 +20,37 @@ export function readStore(dataDir: string, query: EventQuery): StoredEvent[] {
     database.close();
   }
 }
+
+export interface StoreSource {
+  dataDir: string;
+  /** A PostgreSQL store (`warden up --db`) instead of the data directory's SQLite file. */
+  db?: string | undefined;
+  /** With `db`: one replica's chain; without, every chain in commit order. */
+  chain?: string | undefined;
+}
+
+/**
+ * Events from either store. The cursor each event carries (`cursor`) is what to pass as
+ * `afterSeq` to continue after it: its seq, or with every PostgreSQL chain its position.
+ */
+export async function readFrom(
+  source: StoreSource,
+  query: EventQuery,
+): Promise<(StoredEvent & { cursor: number; chain?: string })[]> {
+  if (source.db === undefined) {
+    if (source.chain !== undefined)
+      throw new WardenError("usage", "--chain needs --db: SQLite has one chain");
+    return readStore(source.dataDir, query).map((event) => ({ ...event, cursor: event.seq }));
+  }
+  if (!/^postgres(ql)?:\/\//.test(source.db))
+    throw new WardenError("usage", `--db must be a postgres:// URL, not "${source.db}"`);
+  const { readPostgresEvents } = await import("../store/postgres/postgres-event-store.js");
+  const events = await readPostgresEvents(source.db, {
+    ...query,
+    ...(source.chain === undefined ? {} : { chain: source.chain }),
+  });
+  return events.map(({ position, ...event }) => ({
+    ...event,
+    cursor: source.chain === undefined ? position : event.seq,
+  }));
+}

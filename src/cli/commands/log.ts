@@ -17,6 +17,8 @@ export function registerLog(program: Command): void {
     .option("--since-seq <n>", "only events after this seq", "0")
     .option("--limit <n>", "at most this many events", "100000")
     .option("-f, --follow", "keep printing new events as they are written")
+    .option("--db <url>", "read a PostgreSQL store (warden up --db) instead of the data directory's")
+    .option("--chain <name>", "with --db: one replica's chain (default: every chain, in commit order)")
     .addOption(jsonOption())
     .addHelpText(
       "after",
@@ -32,9 +34,11 @@ export function registerLog(program: Command): void {
         limit: string;
         follow?: boolean;
         json?: boolean;
+        db?: string;
+        chain?: string;
       }) => {
-        const { readStore } = await import("../read-store.js");
-        const dataDir = dataDirFrom(options);
+        const { readFrom } = await import("../read-store.js");
+        const source = { dataDir: dataDirFrom(options), db: options.db, chain: options.chain };
         for (const type of options.type ?? []) {
           if (!isEventType(type)) throw new WardenError("usage", `unknown event type "${type}"`);
         }
@@ -45,23 +49,29 @@ export function registerLog(program: Command): void {
           ...(options.session ? { sessionId: options.session } : {}),
           ...(options.type ? { types: options.type as EventQuery["types"] } : {}),
         };
-        const events = readStore(dataDir, query);
+        const events = await readFrom(source, query);
         if (!options.follow) {
-          if (options.json) for (const event of events) printJsonLine(event);
+          if (options.json) for (const event of events) printJsonLine(withoutCursor(event));
           else await printPaged(events.map(formatLogLine));
           return;
         }
         const print = (event: StoredEvent) =>
-          options.json ? printJsonLine(event) : printLine(formatLogLine(event));
+          options.json ? printJsonLine(withoutCursor(event)) : printLine(formatLogLine(event));
         events.forEach(print);
-        let afterSeq = events.at(-1)?.seq ?? query.afterSeq ?? 0;
+        let afterSeq = events.at(-1)?.cursor ?? query.afterSeq ?? 0;
         // Follow by polling the read-only store: cheap, and it needs no socket permission.
         for (;;) {
           await new Promise((resolve) => setTimeout(resolve, 250));
-          const next = readStore(dataDir, { ...query, afterSeq, limit: 10_000 });
+          const next = await readFrom(source, { ...query, afterSeq, limit: 10_000 });
           next.forEach(print);
-          afterSeq = next.at(-1)?.seq ?? afterSeq;
+          afterSeq = next.at(-1)?.cursor ?? afterSeq;
         }
       },
     );
+}
+
+/** The event as stored (and, from PostgreSQL, its chain): the reader's cursor is not printed. */
+function withoutCursor(event: StoredEvent & { cursor?: number }): StoredEvent {
+  const { cursor: _cursor, ...shown } = event;
+  return shown;
 }

@@ -11,13 +11,20 @@ export function registerTrace(program: Command): void {
     .argument("<session>", "the session id (see `warden log`)")
     .addOption(dataDirOption())
     .addOption(jsonOption())
+    .option(
+      "--db <url>",
+      "read a PostgreSQL store (warden up --db): the session across every replica's chain",
+    )
     .addHelpText("after", "\nExample:\n  warden trace 01JC9Z6T4W8M2X5K7Q0R3S1V9B")
-    .action(async (session: string, options: { dataDir?: string; json?: boolean }) => {
-      const { readStore } = await import("../read-store.js");
-      const events = readStore(dataDirFrom(options), { sessionId: session, limit: 1_000_000 });
+    .action(async (session: string, options: { dataDir?: string; json?: boolean; db?: string }) => {
+      const { readFrom } = await import("../read-store.js");
+      const events = await readFrom(
+        { dataDir: dataDirFrom(options), db: options.db },
+        { sessionId: session, limit: 1_000_000 },
+      );
       if (events.length === 0) throw new WardenError("not-found", `no events for session ${session}`);
       if (options.json) {
-        for (const event of events) printJsonLine(event);
+        for (const { cursor: _cursor, ...event } of events) printJsonLine(event);
         return;
       }
       const start = Date.parse(events[0]!.time);

@@ -501,3 +501,44 @@ export function redactUrl(url: string): string {
     return "(unparseable connection string)";
   }
 }
+
+/**
+ * Reads events from a PostgreSQL store without becoming a writer (no migrations, no chain lock):
+ * what `warden log` and `trace` use. With `chain`, that chain in seq order (`afterSeq` is a seq
+ * in it); without, every chain in commit order (`afterSeq` is then a `position`).
+ */
+export async function readPostgresEvents(
+  url: string,
+  query: EventQuery & { chain?: string },
+): Promise<(StoredEvent & { chain: string; position: number })[]> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new WardenError(
+      "store-unavailable",
+      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  try {
+    const column = query.chain === undefined ? "position" : "seq";
+    const { sql, values } = whereClause(query, query.chain ?? null, query.afterSeq ?? 0, column);
+    const result = await client.query<{ hash: string; body: string; chain: string; position: string }>(
+      `SELECT hash, body, chain, position FROM warden_events WHERE ${sql} ORDER BY ${column} LIMIT $${values.length + 1}`,
+      [...values, query.limit ?? 1000],
+    );
+    return result.rows.map((row) => ({
+      ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">),
+      hash: row.hash,
+      chain: row.chain,
+      position: Number(row.position),
+    }));
+  } catch (error) {
+    if (/relation "warden_events" does not exist/.test((error as Error).message))
+      throw new WardenError("usage", `no Warden store in the database at ${redactUrl(url)}`);
+    throw error;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
