@@ -2,9 +2,8 @@ import pg from "pg";
 import { WardenError } from "../../core/errors.js";
 import type { AppendOptions, EventQuery, EventStore } from "../../core/event-store.js";
 import type { EventInput, EventType, StoredEvent } from "../../core/events.js";
-import { canonicalEventBody, genesisHash, hashEventBody } from "../../core/hash-chain.js";
-import { createIdFactory } from "../../core/ids.js";
-import type { EventRow } from "../sqlite/sqlite-event-store.js";
+import { genesisHash } from "../../core/hash-chain.js";
+import { ChainAppender, type EventRow } from "../chain-appender.js";
 import { postgresMigrations } from "./schema.js";
 
 /** Event types other replicas apply as soon as they commit (announced with NOTIFY). */
@@ -24,12 +23,6 @@ export interface PostgresEventStoreOptions {
   now?: () => Date;
 }
 
-interface Pending {
-  row: EventRow;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 /** Migrations and chain locks use advisory locks in this namespace (any fixed 32-bit value). */
 const lockNamespace = 0x5741_5244;
 
@@ -45,17 +38,7 @@ export class PostgresEventStore implements EventStore {
   #listener: pg.Client | null = null;
   readonly #writer: pg.Client;
   readonly #readers: pg.Pool;
-  readonly #redact: (data: unknown) => unknown;
-  readonly #now: () => Date;
-  readonly #nextId = createIdFactory();
-  #headSeq: number;
-  #headHash: string;
-  #queue: Pending[] = [];
-  #flushScheduled = false;
-  #committing = false;
-  #failure: Error | null = null;
-  #closed = false;
-  #flushWaiters: (() => void)[] = [];
+  readonly #chain: ChainAppender;
 
   private constructor(
     options: PostgresEventStoreOptions,
@@ -67,19 +50,19 @@ export class PostgresEventStore implements EventStore {
     this.#url = options.url;
     this.#writer = writer;
     this.#readers = readers;
-    this.#redact = options.redact ?? ((data) => data);
-    this.#now = options.now ?? (() => new Date());
-    this.#headSeq = head.seq;
-    this.#headHash = head.hash;
+    this.#chain = new ChainAppender({
+      head,
+      commit: (rows) => this.#insert(rows),
+      ...(options.redact === undefined ? {} : { redact: options.redact }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
     // A lost writer connection poisons the store: the chain's head is no longer known to be
     // what was committed, so nothing more may be appended (fail closed).
     writer.on("error", (error) => {
-      this.#failure ??= new WardenError(
-        "store-unavailable",
-        `the event store lost its connection: ${error.message}`,
-        {
+      this.#chain.poison(
+        new WardenError("store-unavailable", `the event store lost its connection: ${error.message}`, {
           cause: error,
-        },
+        }),
       );
     });
   }
@@ -137,55 +120,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   append<T extends EventType>(input: EventInput<T>, options: AppendOptions = {}): Promise<StoredEvent<T>> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed)
-      return Promise.reject(new WardenError("store-unavailable", "the event store is closed"));
-    let event: StoredEvent<T>;
-    let row: EventRow;
-    try {
-      const body: Omit<StoredEvent<T>, "hash"> = {
-        id: this.#nextId(),
-        seq: this.#headSeq + 1,
-        time: this.#now().toISOString(),
-        traceId: input.traceId,
-        spanId: input.spanId,
-        ...(input.parentSpanId === undefined ? {} : { parentSpanId: input.parentSpanId }),
-        agentId: input.agentId,
-        sessionId: input.sessionId,
-        type: input.type,
-        data: this.#redact(input.data) as StoredEvent<T>["data"],
-        prevHash: this.#headHash,
-      };
-      const canonicalBody = canonicalEventBody(body as Omit<StoredEvent, "hash">);
-      const hash = hashEventBody(canonicalBody);
-      event = { ...body, hash } as StoredEvent<T>;
-      row = {
-        seq: body.seq,
-        id: body.id,
-        time: body.time,
-        type: body.type,
-        agent_id: body.agentId,
-        session_id: body.sessionId,
-        trace_id: body.traceId,
-        hash,
-        body: canonicalBody,
-      };
-    } catch (error) {
-      return Promise.reject(
-        new WardenError("input-invalid", `event cannot be encoded: ${(error as Error).message}`),
-      );
-    }
-    this.#headSeq = row.seq;
-    this.#headHash = row.hash;
-    const durable = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ row, resolve, reject });
-    });
-    this.#scheduleFlush();
-    if (options.durability === "buffered") {
-      durable.catch(() => {});
-      return Promise.resolve(event);
-    }
-    return durable.then(() => event);
+    return this.#chain.append(input, options);
   }
 
   /** This replica's chain, in seq order (`afterSeq` is a position in this chain). */
@@ -340,18 +275,16 @@ export class PostgresEventStore implements EventStore {
   }
 
   async head(): Promise<{ seq: number; hash: string } | null> {
-    return this.#headSeq === 0 ? null : { seq: this.#headSeq, hash: this.#headHash };
+    return this.#chain.head();
   }
 
   flush(): Promise<void> {
-    if (!this.#flushScheduled && !this.#committing && this.#queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    return this.#chain.flush();
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.flush();
-    this.#closed = true;
+    if (this.#chain.closed) return;
+    await this.#chain.close();
     // Ending the connection releases the chain's advisory lock.
     await this.#listener?.end().catch(() => {});
     await this.#writer.end().catch(() => {});
@@ -368,49 +301,6 @@ export class PostgresEventStore implements EventStore {
       ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">),
       hash: row.hash,
     }));
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#committing) return;
-    this.#flushScheduled = true;
-    setImmediate(() => this.#flushNow());
-  }
-
-  #flushNow(): void {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    this.#queue = [];
-    if (batch.length === 0) {
-      this.#notifyFlushed();
-      return;
-    }
-    if (this.#failure) {
-      for (const pending of batch) pending.reject(this.#failure);
-      this.#notifyFlushed();
-      return;
-    }
-    this.#committing = true;
-    this.#insert(batch.map((pending) => pending.row))
-      .then(
-        () => {
-          for (const pending of batch) pending.resolve();
-        },
-        (error: Error) => {
-          this.#failure ??= new WardenError(
-            "store-unavailable",
-            `the event store failed to commit: ${error.message}`,
-            {
-              cause: error,
-            },
-          );
-          for (const pending of batch) pending.reject(this.#failure);
-        },
-      )
-      .finally(() => {
-        this.#committing = false;
-        if (this.#queue.length > 0) this.#flushNow();
-        else this.#notifyFlushed();
-      });
   }
 
   /** One statement per batch: parallel arrays unnested into rows (no parameter-count limit). */
@@ -432,13 +322,6 @@ export class PostgresEventStore implements EventStore {
         column("body"),
       ],
     );
-  }
-
-  #notifyFlushed(): void {
-    if (this.#flushScheduled || this.#committing || this.#queue.length > 0) return;
-    const waiters = this.#flushWaiters;
-    this.#flushWaiters = [];
-    for (const waiter of waiters) waiter();
   }
 }
 

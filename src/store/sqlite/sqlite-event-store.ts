@@ -2,29 +2,12 @@ import Database from "better-sqlite3";
 import { WardenError } from "../../core/errors.js";
 import type { AppendOptions, EventQuery, EventStore } from "../../core/event-store.js";
 import type { EventInput, EventType, StoredEvent } from "../../core/events.js";
-import { canonicalEventBody, genesisHash, hashEventBody } from "../../core/hash-chain.js";
-import { createIdFactory } from "../../core/ids.js";
+import { genesisHash } from "../../core/hash-chain.js";
+import { ChainAppender, type EventRow } from "../chain-appender.js";
 import { migrations } from "./schema.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
-/** A row as stored: the hashed canonical body and the copies used for queries. */
-export interface EventRow {
-  seq: number;
-  id: string;
-  time: string;
-  type: string;
-  agent_id: string;
-  session_id: string;
-  trace_id: string;
-  hash: string;
-  body: string;
-}
-
-interface Pending {
-  row: EventRow;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
+export type { EventRow } from "../chain-appender.js";
 
 export interface SqliteEventStoreOptions {
   file: string;
@@ -42,22 +25,9 @@ export class SqliteEventStore implements EventStore {
   /** Reads, migrations and the head; commits go through the writer thread. */
   readonly #database: Database.Database;
   readonly #writer: SqliteWriter;
-  readonly #redact: (data: unknown) => unknown;
-  readonly #now: () => Date;
-  readonly #nextId = createIdFactory();
-  #headSeq: number;
-  #headHash: string;
-  #queue: Pending[] = [];
-  #flushScheduled = false;
-  /** A batch is being committed; the next one waits for it, gathering appends meanwhile. */
-  #committing = false;
-  #failure: Error | null = null;
-  #closed = false;
-  #flushWaiters: (() => void)[] = [];
+  readonly #chain: ChainAppender;
 
   constructor(options: SqliteEventStoreOptions) {
-    this.#redact = options.redact ?? ((data) => data);
-    this.#now = options.now ?? (() => new Date());
     try {
       this.#database = new Database(options.file);
       this.#database.pragma("journal_mode = WAL");
@@ -77,61 +47,17 @@ export class SqliteEventStore implements EventStore {
     const head = this.#database.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").get() as
       | { seq: number; hash: string }
       | undefined;
-    this.#headSeq = head?.seq ?? 0;
-    this.#headHash = head?.hash ?? genesisHash;
+    const writer = this.#writer;
+    this.#chain = new ChainAppender({
+      head: { seq: head?.seq ?? 0, hash: head?.hash ?? genesisHash },
+      commit: (rows) => writer.commit(rows),
+      ...(options.redact === undefined ? {} : { redact: options.redact }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
   }
 
   append<T extends EventType>(input: EventInput<T>, options: AppendOptions = {}): Promise<StoredEvent<T>> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed)
-      return Promise.reject(new WardenError("store-unavailable", "the event store is closed"));
-    let event: StoredEvent<T>;
-    let row: EventRow;
-    try {
-      const body: Omit<StoredEvent<T>, "hash"> = {
-        id: this.#nextId(),
-        seq: this.#headSeq + 1,
-        time: this.#now().toISOString(),
-        traceId: input.traceId,
-        spanId: input.spanId,
-        ...(input.parentSpanId === undefined ? {} : { parentSpanId: input.parentSpanId }),
-        agentId: input.agentId,
-        sessionId: input.sessionId,
-        type: input.type,
-        data: this.#redact(input.data) as StoredEvent<T>["data"],
-        prevHash: this.#headHash,
-      };
-      const canonicalBody = canonicalEventBody(body as Omit<StoredEvent, "hash">);
-      const hash = hashEventBody(canonicalBody);
-      event = { ...body, hash } as StoredEvent<T>;
-      row = {
-        seq: body.seq,
-        id: body.id,
-        time: body.time,
-        type: body.type,
-        agent_id: body.agentId,
-        session_id: body.sessionId,
-        trace_id: body.traceId,
-        hash,
-        body: canonicalBody,
-      };
-    } catch (error) {
-      return Promise.reject(
-        new WardenError("input-invalid", `event cannot be encoded: ${(error as Error).message}`),
-      );
-    }
-    this.#headSeq = row.seq;
-    this.#headHash = row.hash;
-    const durable = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ row, resolve, reject });
-    });
-    this.#scheduleFlush();
-    if (options.durability === "buffered") {
-      // The caller does not wait for the disk; a failed commit poisons the store instead.
-      durable.catch(() => {});
-      return Promise.resolve(event);
-    }
-    return durable.then(() => event);
+    return this.#chain.append(input, options);
   }
 
   async read(query: EventQuery = {}): Promise<StoredEvent[]> {
@@ -139,7 +65,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async head(): Promise<{ seq: number; hash: string } | null> {
-    return this.#headSeq === 0 ? null : { seq: this.#headSeq, hash: this.#headHash };
+    return this.#chain.head();
   }
 
   async retentionCut(before: string): Promise<{ checkpointSeq: number; removable: number } | null> {
@@ -175,71 +101,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   flush(): Promise<void> {
-    if (!this.#flushScheduled && !this.#committing && this.#queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    return this.#chain.flush();
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.flush();
-    this.#closed = true;
+    if (this.#chain.closed) return;
+    await this.#chain.close();
     await this.#writer.close();
     this.#database.close();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#committing) return;
-    this.#flushScheduled = true;
-    // setImmediate lets every append issued in this turn of the event loop join the commit.
-    setImmediate(() => this.#flushNow());
-  }
-
-  #flushNow(): void {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    this.#queue = [];
-    if (batch.length === 0) {
-      this.#notifyFlushed();
-      return;
-    }
-    if (this.#failure) {
-      for (const pending of batch) pending.reject(this.#failure);
-      this.#notifyFlushed();
-      return;
-    }
-    this.#committing = true;
-    this.#writer
-      .commit(batch.map((pending) => pending.row))
-      .then(
-        () => {
-          for (const pending of batch) pending.resolve();
-        },
-        (error: Error) => {
-          // The in-memory head already counts these events; the chain can no longer be extended
-          // safely, so the store refuses everything from now on (fail closed).
-          this.#failure ??= new WardenError(
-            "store-unavailable",
-            `the event store failed to commit: ${error.message}`,
-            {
-              cause: error,
-            },
-          );
-          for (const pending of batch) pending.reject(this.#failure);
-        },
-      )
-      .finally(() => {
-        this.#committing = false;
-        // Appends that arrived during the commit form the next batch at once.
-        if (this.#queue.length > 0) this.#flushNow();
-        else this.#notifyFlushed();
-      });
-  }
-
-  #notifyFlushed(): void {
-    if (this.#flushScheduled || this.#committing || this.#queue.length > 0) return;
-    const waiters = this.#flushWaiters;
-    this.#flushWaiters = [];
-    for (const waiter of waiters) waiter();
   }
 }
 
