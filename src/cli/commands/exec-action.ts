@@ -9,6 +9,7 @@ import { dataDirFrom, reviewerName } from "../common-options.js";
 import { connectAsOperatorStartingDaemon } from "../daemon-connection.js";
 import { printChangeSetAnswer } from "./changes-output.js";
 import type { ExecOptions } from "./exec.js";
+import { passedEnvironment, report } from "./sandbox-command.js";
 
 /** `warden exec`'s own failures, as `env` and `timeout` use them; the command's code passes through. */
 const sandboxFailedExitCode = 125;
@@ -122,21 +123,4 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
     daemon.close();
   }
   return commandCode;
-}
-
-function passedEnvironment(specifications: readonly string[]): Record<string, string> {
-  const environment: Record<string, string> = {};
-  for (const specification of specifications) {
-    const equals = specification.indexOf("=");
-    if (equals > 0) environment[specification.slice(0, equals)] = specification.slice(equals + 1);
-    else {
-      const value = process.env[specification];
-      if (value !== undefined) environment[specification] = value;
-    }
-  }
-  return environment;
-}
-
-function report(text: string): void {
-  process.stderr.write(`warden: ${text}\n`);
 }

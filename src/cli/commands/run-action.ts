@@ -14,6 +14,7 @@ import { dataDirFrom } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printChangeSetAnswer } from "./changes-output.js";
 import type { RunOptions } from "./run.js";
+import { passedEnvironment, report } from "./sandbox-command.js";
 
 const failedExitCode = 125;
 const timedOutExitCode = 124;
@@ -114,21 +115,4 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
     daemon?.close();
     relay?.remove();
   }
-}
-
-function passedEnvironment(specifications: readonly string[]): Record<string, string> {
-  const environment: Record<string, string> = {};
-  for (const specification of specifications) {
-    const equals = specification.indexOf("=");
-    if (equals > 0) environment[specification.slice(0, equals)] = specification.slice(equals + 1);
-    else {
-      const value = process.env[specification];
-      if (value !== undefined) environment[specification] = value;
-    }
-  }
-  return environment;
-}
-
-function report(text: string): void {
-  process.stderr.write(`warden: ${text}\n`);
 }
