@@ -97,6 +97,13 @@ if (isMain) {
       const result = measure(rows, (text) => classifier.classify(text).flagged);
       const keywords = keywordBaselines[name];
       const baseline = measure(rows, (text) => keywords.some((word) => text.toLowerCase().includes(word)));
+      if (result.positives === 0) {
+        const alarms = rows.filter((row) => classifier.classify(row.text).flagged).length;
+        console.log(
+          `${`${name} / ${set}`.padEnd(34)}${String(result.rows).padStart(10)}${"0".padStart(10)}  false alarms ${alarms} (${((100 * alarms) / rows.length).toFixed(1)}%)  ${setUse(name, set)}`,
+        );
+        continue;
+      }
       console.log(
         `${`${name} / ${set}`.padEnd(34)}${String(result.rows).padStart(10)}${String(result.positives).padStart(10)}${format(result.precision)}${format(result.recall)}${format(result.f1)}  ${format(baseline.f1)}  ${setUse(name, set)}`,
       );

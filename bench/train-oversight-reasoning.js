@@ -14,7 +14,7 @@ const dataDirectory = fileURLToPath(new URL("./data/oversight-reasoning/", impor
 const modelFile = fileURLToPath(
   new URL("../src/detect/oversight-reasoning/oversight-model.json", import.meta.url),
 );
-export const trainingSets = ["train", "dev", "held-out", "fresh", "final"];
+export const trainingSets = ["train", "ordinary", "dev", "held-out", "fresh", "final"];
 export const trainingReplyFiles = ["gpt4.csv", "llama2new.csv"];
 const epochs = 400;
 const learningRate = 0.05;
