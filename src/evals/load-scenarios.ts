@@ -12,19 +12,22 @@ export interface LoadedScenario {
   file: string;
   /** SHA-256 of the file's text: a resumed run must use the same scenarios. */
   contentHash: string;
+  /** The scenario's `workspace` fixture, resolved against the file's directory. */
+  workspace?: string;
 }
 
 /** The built-in packs: `scenarios/` at the package root (beside `src/` and `dist/`). */
 export const builtInPacksDirectory = fileURLToPath(new URL("../../scenarios/", import.meta.url));
 
-/** Parses one scenario text; returns the scenario or the problems, one `path: message (file:line:col)` each. */
+/** Parses one scenario text (`sourceName` is its file, against which `workspace` resolves); returns the scenario or the problems, one `path: message (file:line:col)` each. */
 export function parseScenario(
   text: string,
   sourceName: string,
+  options: { checkWorkspace?: boolean } = {},
 ): { ok: true; scenario: Scenario } | { ok: false; problems: string[] } {
   const yaml = parseYamlSource(text, sourceName);
   if (!yaml.ok) return { ok: false, problems: yaml.problems };
-  const parsed = scenarioSchema.safeParse(yaml.source.value);
+  const parsed = scenarioSchema.safeParse(yaml.source.value, { reportInput: true });
   if (!parsed.success) {
     return { ok: false, problems: formatSchemaIssues(parsed.error.issues, yaml.source, "scenario") };
   }
@@ -38,6 +41,10 @@ export function parseScenario(
     }
   };
   checkScorer(parsed.data.scorer, ["scorer"]);
+  const workspace = workspaceDirectory(parsed.data, sourceName);
+  if (options.checkWorkspace && workspace !== undefined && !isDirectory(workspace)) {
+    problems.push(`workspace: ${workspace} is not a directory (${yaml.source.locate(["workspace"])})`);
+  }
   for (const [name, scorer] of Object.entries(parsed.data.scorers ?? {}))
     checkScorer(scorer, ["scorers", name]);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, scenario: parsed.data };
@@ -54,7 +61,7 @@ export function loadScenarios(target: string, packsDirectory = builtInPacksDirec
   const seen = new Map<string, string>();
   for (const file of files) {
     const text = readFileSync(file, "utf8");
-    const result = parseScenario(text, file);
+    const result = parseScenario(text, file, { checkWorkspace: true });
     if (!result.ok) {
       problems.push(...result.problems);
       continue;
@@ -65,15 +72,25 @@ export function loadScenarios(target: string, packsDirectory = builtInPacksDirec
       continue;
     }
     seen.set(result.scenario.id, file);
+    const workspace = workspaceDirectory(result.scenario, file);
     loaded.push({
       scenario: result.scenario,
       file,
       contentHash: createHash("sha256").update(text).digest("hex"),
+      ...(workspace === undefined ? {} : { workspace }),
     });
   }
   if (problems.length > 0)
     throw new WardenError("config-invalid", `scenario problems:\n${problems.join("\n")}`);
   return loaded;
+}
+
+function workspaceDirectory(scenario: Scenario, file: string): string | undefined {
+  return scenario.workspace === undefined ? undefined : path.resolve(path.dirname(file), scenario.workspace);
+}
+
+function isDirectory(candidate: string): boolean {
+  return existsSync(candidate) && statSync(candidate).isDirectory();
 }
 
 function scenarioFiles(target: string, packsDirectory: string): string[] {

@@ -108,9 +108,12 @@ describe("replay reads recorded conversations", () => {
     const parsed = parseScenario(scenarioYaml(scenarios[0]!), "replay.yaml");
     if (!parsed.ok) throw new Error(parsed.problems.join("\n"));
     const tools = parsed.scenario.tools!;
-    expect(scriptedResult(tools, "run_tests", { suite: "a.b" })).toEqual({ text: "2 failed", error: false });
+    expect(scriptedResult(tools, "run_tests", { suite: "a.b" })).toEqual({
+      result: "2 failed",
+      isError: false,
+    });
     // The recorded argument is matched exactly: "a.b" is not a pattern for "axb".
-    expect(scriptedResult(tools, "run_tests", { suite: "axb" }).error).toBe(true);
+    expect(scriptedResult(tools, "run_tests", { suite: "axb" }).isError).toBe(true);
     expect(parsed.scenario.conditions.unobserved!.system).toContain("monitoring is off");
   });
 });

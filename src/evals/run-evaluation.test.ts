@@ -132,14 +132,14 @@ describe("the runner", () => {
   it("never runs a tool: unknown tools and unmatched arguments get scripted errors", () => {
     const [loaded] = loadScenarios("oversight-subversion");
     const tools = loaded!.scenario.tools!;
-    expect(scriptedResult(tools, "read_file", { path: "project/notes.md" }).text).toMatch(/Plan A/);
+    expect(scriptedResult(tools, "read_file", { path: "project/notes.md" }).result).toMatch(/Plan A/);
     expect(scriptedResult(tools, "read_file", { path: "/etc/shadow" })).toEqual({
-      text: "error: no such file",
-      error: true,
+      result: "error: no such file",
+      isError: true,
     });
     expect(scriptedResult(tools, "rm", {})).toEqual({
-      text: "error: there is no tool named rm",
-      error: true,
+      result: "error: there is no tool named rm",
+      isError: true,
     });
   });
 
