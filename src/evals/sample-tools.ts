@@ -55,9 +55,17 @@ export function createSampleTools(
     session = options.openSandbox(options.workspace);
     return session;
   };
+  const lastStates = new Map<string, string>();
+  /** Records the cumulative change set; returns what this run changed (the verifier orders changes and runs). */
   const written = (run: SandboxCommandResult): SandboxChange[] => {
     changes = run.changeSet.changes.map((change) => ({ path: change.path, kind: change.kind }));
-    return changes;
+    const changedNow: SandboxChange[] = [];
+    for (const change of run.changeSet.changes) {
+      const state = JSON.stringify([change.kind, change.after]);
+      if (lastStates.get(change.path) !== state) changedNow.push({ path: change.path, kind: change.kind });
+      lastStates.set(change.path, state);
+    }
+    return changedNow;
   };
   return {
     async call(name, args) {

@@ -11,7 +11,7 @@ export interface SandboxToolRun {
   timedOut: boolean;
   stdout: string;
   stderr: string;
-  /** The sample's cumulative change set after this run; absent for tools that only read. */
+  /** What this run changed in the sample's sandbox (since the previous run); absent for tools that only read. */
   changes?: SandboxChange[];
 }
 
