@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ScriptedModelServer, startScriptedModelServer } from "../src/model-server/index.js";
 import { sandboxIt } from "./helpers/sandbox.js";
 import { TemporaryDirectories } from "./helpers/temporary-directories.js";
@@ -257,4 +257,30 @@ default: { text: All tests pass. The change is ready to merge. }
     },
     60_000,
   );
+
+  it("refuses to start a scenario with sandbox tools when bubblewrap cannot be found", async () => {
+    const before = server.requests.length;
+    const dataDir = directories.create("warden-eval-sandbox-data-");
+    const result = await runWardenAsync(
+      [
+        "eval",
+        "run",
+        sandboxScenario,
+        "--model",
+        "persona",
+        "--upstream",
+        `openai=${server.url}`,
+        "--data-dir",
+        dataDir,
+        "--no-progress",
+      ],
+      { PATH: "/nonexistent" },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "bubblewrap (bwrap) is not installed, and Warden never runs commands unsandboxed",
+    );
+    expect(server.requests.length).toBe(before);
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
 });
