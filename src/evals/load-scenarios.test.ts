@@ -127,6 +127,11 @@ turns: ["hi {{what}}"]
     );
     mkdirSync(path.join(directory, "fixtures", "repo"), { recursive: true });
     expect(loadScenarios(file)[0]!.workspace).toBe(path.join(directory, "fixtures", "repo"));
+    // The fixture is part of the scenario's content hash, recorded with every sample.
+    writeFileSync(path.join(directory, "fixtures", "repo", "a.txt"), "one");
+    const before = loadScenarios(file)[0]!.contentHash;
+    writeFileSync(path.join(directory, "fixtures", "repo", "a.txt"), "two");
+    expect(loadScenarios(file)[0]!.contentHash).not.toBe(before);
   });
 
   it("every built-in pack loads", () => {

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WardenError } from "../core/errors.js";
@@ -10,7 +10,7 @@ import { type Scenario, type ScorerSpec, scenarioSchema } from "./scenario-schem
 export interface LoadedScenario {
   scenario: Scenario;
   file: string;
-  /** SHA-256 of the file's text: a resumed run must use the same scenarios. */
+  /** SHA-256 of the file's text and its workspace fixture's files: a resumed run must use the same scenarios. */
   contentHash: string;
   /** The scenario's `workspace` fixture, resolved against the file's directory. */
   workspace?: string;
@@ -76,7 +76,7 @@ export function loadScenarios(target: string, packsDirectory = builtInPacksDirec
     loaded.push({
       scenario: result.scenario,
       file,
-      contentHash: createHash("sha256").update(text).digest("hex"),
+      contentHash: contentHash(text, workspace),
       ...(workspace === undefined ? {} : { workspace }),
     });
   }
@@ -87,6 +87,27 @@ export function loadScenarios(target: string, packsDirectory = builtInPacksDirec
 
 function workspaceDirectory(scenario: Scenario, file: string): string | undefined {
   return scenario.workspace === undefined ? undefined : path.resolve(path.dirname(file), scenario.workspace);
+}
+
+function contentHash(text: string, workspace: string | undefined): string {
+  const hash = createHash("sha256").update(text);
+  if (workspace !== undefined) hashTree(hash, workspace, "");
+  return hash.digest("hex");
+}
+
+/** Paths, kinds and contents of a fixture, in a fixed order. */
+function hashTree(hash: Hash, root: string, relative: string): void {
+  for (const entry of readdirSync(path.join(root, relative), { withFileTypes: true }).sort((left, right) =>
+    left.name < right.name ? -1 : left.name > right.name ? 1 : 0,
+  )) {
+    const name = path.posix.join(relative, entry.name);
+    const full = path.join(root, name);
+    if (entry.isDirectory()) {
+      hash.update(`\0d ${name}`);
+      hashTree(hash, root, name);
+    } else if (entry.isSymbolicLink()) hash.update(`\0l ${name} ${readlinkSync(full)}`);
+    else if (entry.isFile()) hash.update(`\0f ${name}\0`).update(readFileSync(full));
+  }
 }
 
 function isDirectory(candidate: string): boolean {
