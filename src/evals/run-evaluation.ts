@@ -10,7 +10,7 @@ import {
   type RetryPolicy,
   requestBody,
 } from "./model-client.js";
-import { copyFixture, createSampleTools, type OpenSandbox } from "./sample-tools.js";
+import { copyFixture, createSampleTools, type OpenSandbox, type RecordedSandboxRun } from "./sample-tools.js";
 import { type AuditorScorerSpec, offeredTool, type Scenario, type ScorerSpec } from "./scenario-schema.js";
 import { createScorer, type ScoredSample } from "./scorers.js";
 import { seededShuffle } from "./seeded-random.js";
@@ -62,6 +62,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Opens the sandbox for scenarios with real tools (each sample gets its own session, discarded after it). */
   openSandbox?: OpenSandbox;
+  /** Records a sample's sandbox run (`warden eval run`: a `sandbox-run` event in the sample's session) before the model sees it. */
+  recordSandboxRun?(identity: { agentId: string; sessionId: string }, run: RecordedSandboxRun): Promise<void>;
   /** The model behind a scenario's `auditor-verdict` scorer, for the sample of session `sessionId`. */
   auditorFor?(scenarioId: string, spec: AuditorScorerSpec, sessionId: string): AuditModel;
 }
@@ -170,9 +172,12 @@ async function runSample(
   const messages: TranscriptMessage[] = [];
   const calls: SampleRecord["calls"] = [];
   const tools = (scenario.tools ?? []).map(offeredTool);
+  const identity = { agentId: `eval:${scenario.id}`, sessionId };
+  const record = options.recordSandboxRun;
   const sampleTools = createSampleTools(scenario, {
     ...(workspace ? { workspace } : {}),
     ...(options.openSandbox ? { openSandbox: options.openSandbox } : {}),
+    ...(record ? { onSandboxRun: (run: RecordedSandboxRun) => record(identity, run) } : {}),
   });
   let error: string | undefined;
   let modelCalls = 0;
@@ -243,7 +248,7 @@ async function runSample(
   }
   const changes = sampleTools.changes();
   const transcript: Transcript = { messages, ...(changes ? { changes } : {}) };
-  const scored: ScoredSample = { transcript, identity: { agentId: `eval:${scenario.id}`, sessionId } };
+  const scored: ScoredSample = { transcript, identity };
   const score = (spec: ScorerSpec) =>
     createScorer(
       spec,

@@ -10,10 +10,12 @@ import {
 } from "../sandbox/index.js";
 import type { Scenario, ScenarioTool } from "./scenario-schema.js";
 import { argumentMatches } from "./scorers.js";
-import type { SandboxChange, TranscriptToolCall } from "./transcript.js";
+import type { SandboxChange, SandboxToolRun, TranscriptToolCall } from "./transcript.js";
 
 /** What a tool call gives back: everything of the transcript's call but the call itself. */
 export type ToolOutcome = Pick<TranscriptToolCall, "result" | "isError" | "command" | "exitCode" | "sandbox">;
+
+type SandboxOutcome = ToolOutcome & { durationMs?: number };
 
 /** The tools of one sample: scripted ones answer from the scenario, sandbox ones run for real. */
 export interface SampleTools {
@@ -27,6 +29,12 @@ export interface SampleTools {
 /** Opens a sandbox session over a workspace (the runner's caller decides where layers live). */
 export type OpenSandbox = (workspace: string) => SandboxSession;
 
+/** A sandbox run as the record keeps it: which tool ran it, its outcome and what it changed. */
+export interface RecordedSandboxRun extends SandboxToolRun {
+  tool: string;
+  durationMs: number;
+}
+
 /** Bytes of each output stream the model is shown; the rest is dropped and the result says so. */
 const shownOutputBytes = 64 * 1024;
 
@@ -38,7 +46,12 @@ const shownOutputBytes = 64 * 1024;
  */
 export function createSampleTools(
   scenario: Scenario,
-  options: { workspace?: string; openSandbox?: OpenSandbox },
+  options: {
+    workspace?: string;
+    openSandbox?: OpenSandbox;
+    /** Called with every sandbox run before the model sees its result (the runner records it). */
+    onSandboxRun?: (run: RecordedSandboxRun) => Promise<void>;
+  },
 ): SampleTools {
   const tools = scenario.tools ?? [];
   let session: SandboxSession | null = null;
@@ -71,7 +84,10 @@ export function createSampleTools(
     async call(name, args) {
       const tool = tools.find((candidate) => candidate.name === name);
       if (!tool?.sandbox) return scriptedResult(tools, name, args);
-      return sandboxCall(tool.sandbox, args, sandbox, limits, written);
+      const { durationMs, ...outcome } = await sandboxCall(tool.sandbox, args, sandbox, limits, written);
+      if (outcome.sandbox)
+        await options.onSandboxRun?.({ ...outcome.sandbox, tool: name, durationMs: durationMs ?? 0 });
+      return outcome;
     },
     changes: () => changes,
     close: () => {
@@ -86,7 +102,7 @@ async function sandboxCall(
   sandbox: () => SandboxSession,
   limits: { timeoutMs: number; cpuSeconds: number; outputBytes: number },
   written: (run: SandboxCommandResult) => SandboxChange[],
-): Promise<ToolOutcome> {
+): Promise<SandboxOutcome> {
   const text = (name: string): string | undefined =>
     typeof args[name] === "string" && args[name] !== "" ? (args[name] as string) : undefined;
   switch (kind) {
@@ -101,6 +117,7 @@ async function sandboxCall(
         command,
         exitCode: run.exitCode,
         sandbox: { ...runFacts(argv, run), changes: written(run) },
+        durationMs: run.durationMs,
       };
     }
     case "write_file": {
@@ -117,6 +134,7 @@ async function sandboxCall(
         result: failed ? run.stderr.text.toString("utf8").trim() || "write failed" : `wrote ${file}`,
         isError: failed,
         sandbox: { ...runFacts(argv, run), changes: written(run) },
+        durationMs: run.durationMs,
       };
     }
     case "read_file":
@@ -132,6 +150,7 @@ async function sandboxCall(
           : withDropped(run.stdout.text.toString("utf8"), run.stdout.droppedBytes),
         isError: failed,
         sandbox: runFacts(argv, run),
+        durationMs: run.durationMs,
       };
     }
   }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { configSchema } from "../../core/config.js";
 import { WardenError } from "../../core/errors.js";
-import { createIdFactory } from "../../core/ids.js";
+import { createIdFactory, newSpanId, newTraceId } from "../../core/ids.js";
 import { createLogger } from "../../core/logger.js";
 import { buildResults, formatResultsTable } from "../../evals/build-report.js";
 import { gatewayAuditModel } from "../../evals/gateway-audit-model.js";
@@ -136,6 +136,15 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       retry,
       auditorFor,
       openSandbox: (workspace) => openSandboxSession({ workspace, dataDir }),
+      recordSandboxRun: async (identity, run) => {
+        await daemon.store.append({
+          type: "sandbox-run",
+          ...identity,
+          traceId: newTraceId(),
+          spanId: newSpanId(),
+          data: { ...run, via: "eval" },
+        });
+      },
       onProgress: (done, total) => progress?.update(done, total),
       onRetry: () => {
         retriesSeen++;
