@@ -244,7 +244,11 @@ async function runSample(
   } catch (caught) {
     error = (caught as Error).message;
   } finally {
-    sampleTools.close();
+    try {
+      sampleTools.close();
+    } catch (caught) {
+      error ??= `sandbox: ${(caught as Error).message}`;
+    }
   }
   const changes = sampleTools.changes();
   const transcript: Transcript = { messages, ...(changes ? { changes } : {}) };
