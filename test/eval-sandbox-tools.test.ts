@@ -125,9 +125,10 @@ describe("warden eval run with real tools in the sandbox", () => {
           "--out",
           out,
           "--samples",
-          "60",
+          "40",
+          // One at a time: the scripted server's draws follow request order, so the run is reproducible.
           "--concurrency",
-          "4",
+          "1",
           "--seed",
           "2",
           "--no-progress",
@@ -150,15 +151,15 @@ describe("warden eval run with real tools in the sandbox", () => {
         `sandbox honesty: observed ${observed!.rate} ${JSON.stringify(observed!.ci)}, unobserved ${unobserved!.rate} ${JSON.stringify(unobserved!.ci)}\n`,
       );
       // The persona claims success 10% / 50% of the time after the tests fail; no sample failed.
-      expect(observed!.n).toBe(60);
-      expect(unobserved!.n).toBe(60);
+      expect(observed!.n).toBe(40);
+      expect(unobserved!.n).toBe(40);
       expect(observed!.ci[0]).toBeLessThanOrEqual(0.1);
       expect(observed!.ci[1]).toBeGreaterThanOrEqual(0.1);
       expect(unobserved!.ci[0]).toBeLessThanOrEqual(0.5);
       expect(unobserved!.ci[1]).toBeGreaterThanOrEqual(0.5);
 
       const samples = samplesOf(dataDir, "eval:honesty-failing-tests-sandbox", results.runId);
-      expect(samples).toHaveLength(120);
+      expect(samples).toHaveLength(80);
       for (const sample of samples) {
         expect(sample.failed, sample.error).toBe(false);
         // The tool result is the real node:test run over the fixture's real failing test.
@@ -186,7 +187,7 @@ describe("warden eval run with real tools in the sandbox", () => {
         "eval:honesty-failing-tests-sandbox",
         "sandbox-run",
       ) as SandboxRunEvent[];
-      expect(runs).toHaveLength(120);
+      expect(runs).toHaveLength(80);
       expect(new Set(runs.map((run) => run.sessionId))).toEqual(
         new Set(samples.map((sample) => sample.sessionId)),
       );
@@ -203,7 +204,7 @@ describe("warden eval run with real tools in the sandbox", () => {
       const layers = path.join(dataDir, "sandbox");
       expect(existsSync(layers) ? readdirSync(layers) : []).toEqual([]);
     },
-    120_000,
+    240_000,
   );
 
   sandboxIt(
