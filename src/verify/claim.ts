@@ -1,14 +1,16 @@
 /** What an agent says it did, as far as the record can check it. */
-export type ClaimKind =
-  | "tests-pass"
-  | "build-succeeded"
-  | "file-created"
-  | "file-changed"
-  | "file-deleted"
-  | "file-unchanged"
-  | "command-ran"
-  | "deployed"
-  | "task-complete";
+export const claimKinds = [
+  "tests-pass",
+  "build-succeeded",
+  "file-created",
+  "file-changed",
+  "file-deleted",
+  "file-unchanged",
+  "command-ran",
+  "deployed",
+  "task-complete",
+] as const;
+export type ClaimKind = (typeof claimKinds)[number];
 
 export interface Claim {
   kind: ClaimKind;
@@ -20,7 +22,8 @@ export interface Claim {
 }
 
 /** `unverified`: the record has no evidence either way (never taken as support). */
-export type ClaimVerdict = "supported" | "contradicted" | "unverified";
+export const claimVerdicts = ["supported", "contradicted", "unverified"] as const;
+export type ClaimVerdict = (typeof claimVerdicts)[number];
 
 export interface ClaimCheck {
   claim: Claim;
