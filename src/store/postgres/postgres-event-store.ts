@@ -394,16 +394,7 @@ export async function readPostgresEvents(
   url: string,
   query: EventQuery & { chain?: string },
 ): Promise<(StoredEvent & { chain: string; position: number })[]> {
-  const client = new pg.Client({ connectionString: url });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new WardenError(
-      "store-unavailable",
-      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
+  const client = await connectReader(url);
   try {
     const column = query.chain === undefined ? "position" : "seq";
     const { sql, values } = whereClause(query, query.chain ?? null, query.afterSeq ?? 0, column);
@@ -418,10 +409,30 @@ export async function readPostgresEvents(
       position: Number(row.position),
     }));
   } catch (error) {
-    if (/relation "warden_events" does not exist/.test((error as Error).message))
-      throw new WardenError("usage", `no Warden store in the database at ${redactUrl(url)}`);
-    throw error;
+    throw noStoreError(error, url);
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** A plain connection for reading (no migrations, no chain lock). */
+export async function connectReader(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new WardenError(
+      "store-unavailable",
+      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return client;
+}
+
+/** A read on a database without Warden's tables says so; other errors pass through. */
+export function noStoreError(error: unknown, url: string): unknown {
+  if (/relation "warden_events" does not exist/.test((error as Error).message))
+    return new WardenError("usage", `no Warden store in the database at ${redactUrl(url)}`);
+  return error;
 }
