@@ -23,6 +23,12 @@ export interface PostgresEventStoreOptions {
   now?: () => Date;
 }
 
+export interface OpenApprovalRequest {
+  chain: string;
+  event: StoredEvent;
+  approvedBy: string[];
+}
+
 /** Migrations and chain locks use advisory locks in this namespace (any fixed 32-bit value). */
 const lockNamespace = 0x5741_5244;
 
@@ -232,18 +238,47 @@ export class PostgresEventStore implements EventStore {
     await listener.query(`LISTEN ${channel}`);
   }
 
-  /** The `approval-request` event of a call held on any replica's chain, with that chain. */
-  async findApprovalRequest(approvalId: string): Promise<{ chain: string; event: StoredEvent } | null> {
-    const result = await this.#readers.query<{ chain: string; hash: string; body: string }>(
-      "SELECT chain, hash, body FROM warden_events WHERE type = 'approval-request' AND body::jsonb #>> '{data,approvalId}' = $1 LIMIT 1",
-      [approvalId],
+  /**
+   * The calls other replicas hold, as the shared record shows them: `approval-request` events on
+   * any other chain that have not expired, not been denied or expired by their owner, and not yet
+   * had as many approvals as they need, with who approved so far. Oldest first.
+   */
+  async openApprovalRequests(now: Date, limit = 1000): Promise<OpenApprovalRequest[]> {
+    const result = await this.#readers.query<{
+      chain: string;
+      hash: string;
+      body: string;
+      approved_by: string[];
+    }>(
+      `SELECT r.chain, r.hash, r.body,
+              coalesce(array_agg(d.reviewer ORDER BY d.position) FILTER (WHERE d.outcome = 'approved'), '{}') AS approved_by
+         FROM warden_events r
+         LEFT JOIN LATERAL (
+           SELECT position, body::jsonb #>> '{data,outcome}' AS outcome, body::jsonb #>> '{data,reviewer}' AS reviewer
+             FROM warden_events
+            WHERE type = 'approval-decision' AND chain = r.chain
+              AND body::jsonb #>> '{data,approvalId}' = r.body::jsonb #>> '{data,approvalId}'
+         ) d ON true
+        WHERE r.type = 'approval-request' AND r.chain <> $1
+          AND r.body::jsonb #>> '{data,expiresAt}' > $2
+        GROUP BY r.position, r.chain, r.hash, r.body
+       HAVING NOT coalesce(bool_or(d.outcome IN ('denied', 'expired')), false)
+          AND count(d.outcome) FILTER (WHERE d.outcome = 'approved')
+              < coalesce((r.body::jsonb #>> '{data,approvers,count}')::int, 1)
+        ORDER BY r.position
+        LIMIT $3`,
+      [this.chain, now.toISOString(), limit],
     );
-    const row = result.rows[0];
-    if (row === undefined) return null;
-    return {
+    return result.rows.map((row) => ({
       chain: row.chain,
       event: { ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash },
-    };
+      approvedBy: row.approved_by,
+    }));
+  }
+
+  /** One chain's events in seq order, like `read` on another replica's chain. */
+  async readChain(chain: string, query: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.#select(query, chain);
   }
 
   async #listenerClient(): Promise<pg.Client> {
