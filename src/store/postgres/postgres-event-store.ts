@@ -338,13 +338,17 @@ export class PostgresEventStore implements EventStore {
     }));
   }
 
-  /** One statement per batch: parallel arrays unnested into rows (no parameter-count limit). */
+  /**
+   * One statement per batch: parallel arrays unnested into rows (no parameter-count limit),
+   * prepared once on the writer connection and then only bound and executed.
+   */
   async #insert(rows: EventRow[]): Promise<void> {
     const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
-    await this.#writer.query(
-      `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
+    await this.#writer.query({
+      name: "warden-append",
+      text: `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
        SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
-      [
+      values: [
         this.chain,
         column("seq"),
         column("id"),
@@ -356,7 +360,7 @@ export class PostgresEventStore implements EventStore {
         column("hash"),
         column("body"),
       ],
-    );
+    });
   }
 }
 
