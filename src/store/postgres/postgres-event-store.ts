@@ -338,30 +338,53 @@ export class PostgresEventStore implements EventStore {
     }));
   }
 
-  /**
-   * One statement per batch: parallel arrays unnested into rows (no parameter-count limit),
-   * prepared once on the writer connection and then only bound and executed.
-   */
+  /** One prepared statement per batch, bound and executed on the writer connection. */
   async #insert(rows: EventRow[]): Promise<void> {
-    const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
-    await this.#writer.query({
-      name: "warden-append",
-      text: `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
-      values: [
-        this.chain,
-        column("seq"),
-        column("id"),
-        column("time"),
-        column("type"),
-        column("agent_id"),
-        column("session_id"),
-        column("trace_id"),
-        column("hash"),
-        column("body"),
-      ],
-    });
+    await this.#writer.query(insertBatch(this.chain, rows));
   }
+}
+
+/**
+ * Columns Warden writes itself (ULID, ISO time, type, hex hash, canonical body) never hold a
+ * control character: RFC 8785 escapes U+0000..U+001F inside strings. Joined with U+001E and
+ * split by the server they need none of the quoting a text[] literal needs, which was the
+ * largest cost of encoding a batch. Agent-supplied columns stay text[] literals.
+ */
+const recordSeparator = "\u001e";
+const insertBatchText = `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
+  SELECT $1, $2::bigint + r.n - 1, r.id, r.time, r.type, r.agent_id, r.session_id, r.trace_id, r.hash, r.body
+    FROM unnest(string_to_array($3, chr(30)), string_to_array($4, chr(30)), string_to_array($5, chr(30)),
+                $6::text[], $7::text[], $8::text[], string_to_array($9, chr(30)), string_to_array($10, chr(30)))
+         WITH ORDINALITY AS r(id, time, type, agent_id, session_id, trace_id, hash, body, n)`;
+
+/** The batch as one prepared INSERT: one row per event, seq counted up from the first (no parameter-count limit). */
+export function insertBatch(chain: string, rows: EventRow[]): pg.QueryConfig {
+  const first = rows[0]!.seq;
+  const joined = (key: "id" | "time" | "type" | "hash" | "body") => {
+    for (const row of rows)
+      if (row[key].length === 0 || row[key].includes(recordSeparator))
+        throw new Error(`event ${row.seq}: ${key} cannot be sent as written`);
+    return rows.map((row) => row[key]).join(recordSeparator);
+  };
+  rows.forEach((row, index) => {
+    if (row.seq !== first + index) throw new Error(`batch is not contiguous at seq ${row.seq}`);
+  });
+  return {
+    name: "warden-append",
+    text: insertBatchText,
+    values: [
+      chain,
+      first,
+      joined("id"),
+      joined("time"),
+      joined("type"),
+      rows.map((row) => row.agent_id),
+      rows.map((row) => row.session_id),
+      rows.map((row) => row.trace_id),
+      joined("hash"),
+      joined("body"),
+    ],
+  };
 }
 
 function whereClause(
