@@ -358,7 +358,7 @@ const insertBatchText = `INSERT INTO warden_events (chain, seq, id, time, type, 
          WITH ORDINALITY AS r(id, time, type, agent_id, session_id, trace_id, hash, body, n)`;
 
 /** The batch as one prepared INSERT: one row per event, seq counted up from the first (no parameter-count limit). */
-export function insertBatch(chain: string, rows: EventRow[]): pg.QueryConfig {
+function insertBatch(chain: string, rows: EventRow[]): pg.QueryConfig {
   const first = rows[0]!.seq;
   const joined = (key: "id" | "time" | "type" | "hash" | "body") => {
     for (const row of rows)
