@@ -21,6 +21,7 @@ import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
+import { ApprovalInbox } from "./approval-inbox.js";
 import { ChangeSetService } from "./change-set-service.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
@@ -209,6 +210,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         }
       }
     }
+    const inbox = new ApprovalInbox({
+      approvals,
+      ...(remoteApprovals === undefined ? {} : { remote: remoteApprovals }),
+      ...(options.postgres === undefined ? {} : { chain: options.postgres.chain ?? "main" }),
+    });
     const changeSets = new ChangeSetService({ store, oversight, approvals, dataDir, logger });
     await changeSets.restore();
     // Detectors read committed events on their own schedule: never on the request path.
@@ -323,12 +329,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const { identity, server, tools } = params as { identity: never; server: string; tools: never };
         return oversight.checkToolDefinitions(identity, server, tools);
       },
-      "approvals-list": async () => approvals.list(),
-      "approvals-decide": (params) => {
+      // The operator's inbox (`warden approvals`): every replica's held calls, each marked with
+      // the chain holding it; a decision on another replica's call goes to that replica.
+      "approvals-list": async () =>
+        (await inbox.list()).map(({ call, chain, remote }) => ({
+          ...call,
+          ...(chain === undefined ? {} : { chain }),
+          remote,
+        })),
+      "approvals-decide": async (params) => {
         const { approvalId, ...decision } = params as { approvalId: string } & Parameters<
           ApprovalQueue["decide"]
         >[1];
-        return approvals.decide(approvalId, decision);
+        return inbox.decide(await inbox.held(approvalId), decision);
       },
       "tools-approve": async (params) => {
         const { server, tool, reviewer } = params as { server: string; tool: string; reviewer: string };
@@ -428,7 +441,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         store,
         policy: { path: options.policyPath, version: () => holder.current.version },
         logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
-        ...(remoteApprovals === undefined ? {} : { remoteApprovals }),
+        inbox,
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });
