@@ -240,6 +240,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             tripwires: currentTripwires,
             fingerprint: storeFingerprint,
           },
+          manifests: new Map(Object.entries(options.config?.detection?.manifests ?? {})),
         }),
         createClaimsDetector(),
       ],
