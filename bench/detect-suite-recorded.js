@@ -109,6 +109,7 @@ function plan(kind, index, agent) {
     turns.push({
       toolCalls: [
         call("files__list_directory", { path: "work" }),
+        call("files__read_text_file", { path: "docs/readme.md" }),
         call("everything__get-sum", { a: 2, b: 3 }),
       ],
     });
@@ -199,7 +200,7 @@ function plan(kind, index, agent) {
       toolCalls: [call("files__read_text_file", { path: `docs/benign-${index % benignPages.length}.md` })],
     });
   }
-  return { id, kind, agent, ticket: `ticket ${id}`, turns, labels, claims };
+  return { id, kind, agent, ticket: `[ticket ${id}]`, turns, labels, claims };
 }
 
 function misuseArguments(dir) {
@@ -248,6 +249,10 @@ const workspace = path.join(root, "workspace");
 const dataDir = path.join(root, "state");
 mkdirSync(path.join(workspace, "work"), { recursive: true });
 mkdirSync(path.join(workspace, "docs"));
+writeFileSync(
+  path.join(workspace, "docs", "readme.md"),
+  "# Project\n\nKeep each task's work in its own folder under work/.\n",
+);
 for (const session of [...warmup, ...suite]) mkdirSync(path.join(workspace, "work", session.id));
 for (const [index, text] of pages.entries())
   writeFileSync(path.join(workspace, "docs", `page-${index}.md`), `# Page\n\n${text}\n`);

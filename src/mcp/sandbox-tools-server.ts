@@ -53,7 +53,10 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
         "Run a shell command (sh -c) in the workspace, inside Warden's sandbox: no network, no access outside the workspace. Writes are staged; Warden's constitution decides whether they reach the real workspace (applied, discarded, or held for a person), and the result says which.",
       inputSchema: { command: z.string().min(1).describe("The shell command line") },
       outputSchema: {
-        exitCode: z.number().int().describe("The command's exit status (128 + signal when a signal ended it)"),
+        exitCode: z
+          .number()
+          .int()
+          .describe("The command's exit status (128 + signal when a signal ended it)"),
         timedOut: z.boolean().describe("Whether the time limit killed it"),
       },
     },

@@ -36,15 +36,16 @@ const requestTypes = new Set(["tool-call", "sandbox-run"]);
  * the clear, or as written when it was not recognised as one); a change set holding a copy of a
  * planted decoy file (its SHA-256 under the same keyed fingerprint). Decoys come from the
  * constitution in force and from the `decoy-plant` records of sandbox sessions, so decoys
- * planted under an earlier constitution still count. A model request repeats the conversation:
- * it is reported once per session and decoy. Explanations name the decoy, never its value.
+ * planted under an earlier constitution still count. A model request repeats the conversation
+ * (and with it what a tool result already showed): it reports only a decoy the session has not
+ * touched yet. Explanations name the decoy, never its value.
  */
 export function createTripwireDetector(options: TripwireDetectorOptions): Detector {
   let compiledFor: TripwireSet | null = null;
   let fromConstitution: Matcher = { tools: new Set(), paths: [], secrets: [] };
   const planted: Matcher = { tools: new Set(), paths: [], secrets: [] };
   const plantedContent = new Map<string, Touched>();
-  const reportedInConversation = new Set<string>();
+  const reportedInSession = new Set<string>();
   const keyed = (text: string) => bareFingerprint(options.fingerprint(text));
 
   const current = (): Matcher => {
@@ -108,12 +109,12 @@ export function createTripwireDetector(options: TripwireDetectorOptions): Detect
           const copied = plantedContent.get(keyed(after.sha256));
           if (copied !== undefined) touched.add(`${copied} (copied to ${change.path})`);
         }
-      if (event.type === "model-request")
-        for (const what of [...touched]) {
-          const key = `${event.sessionId}\n${what}`;
-          if (reportedInConversation.has(key)) touched.delete(what);
-          else reportedInConversation.add(key);
-        }
+      for (const what of [...touched]) {
+        const key = `${event.sessionId}\n${what}`;
+        if (event.type === "model-request" && reportedInSession.has(key)) touched.delete(what);
+        else reportedInSession.add(key);
+      }
+      if (reportedInSession.size > 100_000) reportedInSession.clear();
       if (touched.size === 0) return [];
       return [
         {

@@ -103,7 +103,7 @@ describe("the tripwire detector and planted decoys", () => {
     ]);
   });
 
-  it("does not count a listing that shows a decoy, and reports a conversation carrying one once per session", () => {
+  it("does not count a listing that shows a decoy, and reports a conversation carrying one only when the session has not touched it yet", () => {
     const events = new TestEvents();
     const detector = createTripwireDetector({ tripwires: () => tripwires, fingerprint });
     const request = (sessionId: string) =>
@@ -123,10 +123,18 @@ describe("the tripwire detector and planted decoys", () => {
       request("a"),
       request("a"),
       request("b"),
+      events.event("tool-result", {
+        callId: "d",
+        isError: false,
+        latencyMs: 1,
+        result: redact({ text: decoyKey }),
+      }),
+      request("session-1"),
     ]);
-    expect(findings.map((finding) => finding.touched)).toEqual([
-      ["decoy credential decoy-aws-key"],
-      ["decoy credential decoy-aws-key"],
+    expect(findings.map((finding) => [finding.touched, finding.evidence[0]?.eventId])).toEqual([
+      [["decoy credential decoy-aws-key"], "event-2"],
+      [["decoy credential decoy-aws-key"], "event-4"],
+      [["decoy credential decoy-aws-key"], "event-5"],
     ]);
   });
 });
