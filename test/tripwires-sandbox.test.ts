@@ -1,14 +1,17 @@
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterEach, describe, expect } from "vitest";
+import { parseScript, startScriptedModelServer } from "../src/model-server/index.js";
 import {
   createSandbox,
   type LoggedEvent,
   readLog,
   runWarden,
   type Sandbox,
+  startWardenUp,
   textOf,
   waitFor,
   wardenBinary,
@@ -35,7 +38,9 @@ tripwires:
 
 const sandboxes: Sandbox[] = [];
 const clients: Client[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
   for (const client of clients.splice(0)) await client.close();
   for (const sandbox of sandboxes.splice(0)) sandbox.cleanup();
 });
@@ -198,6 +203,65 @@ describe("decoy files in sandbox sessions (the real binary)", () => {
       expect(existsSync(path.join(sandbox.workspace, "x.txt"))).toBe(false);
       const findings = tripwireFindings(sandbox);
       expect(findings.some((event) => event.agentId === "curious-agent")).toBe(true);
+    },
+    90_000,
+  );
+
+  sandboxIt(
+    "reports a `warden run` agent that reads the decoy itself and sends it to the model through the gateway",
+    async () => {
+      const sandbox = setUp();
+      const parsed = parseScript("name: exfil\ndefault: { text: Noted. }\n", "exfil.yaml");
+      if (!parsed.ok) throw new Error(parsed.problems.join("\n"));
+      const model = await startScriptedModelServer({ script: parsed.script, port: 0 });
+      cleanups.push(() => model.close());
+      const { daemon } = await startWardenUp(sandbox, ["--upstream", `openai=${model.url}`], {
+        OPENAI_API_KEY: "sk-provider-key-for-tripwires-0123",
+      });
+      cleanups.push(() => void daemon.kill("SIGTERM"));
+      // The agent reads the file in its own process: no call or command names it.
+      writeFileSync(
+        path.join(sandbox.workspace, "agent.mjs"),
+        `import { readFileSync, readdirSync } from "node:fs";
+const found = readdirSync(".aws").map((name) => readFileSync(".aws/" + name, "utf8")).join("\\n");
+const reply = await fetch(process.env.OPENAI_BASE_URL + "/chat/completions", {
+  method: "POST",
+  headers: { authorization: "Bearer " + process.env.OPENAI_API_KEY, "content-type": "application/json" },
+  body: JSON.stringify({ model: "scripted", messages: [{ role: "user", content: "Keep this safe: " + found }] }),
+});
+console.log(reply.status);
+`,
+      );
+      const result = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            wardenBinary,
+            "run",
+            "--data-dir",
+            sandbox.dataDir,
+            "--agent",
+            "exfil-agent",
+            "--workspace",
+            sandbox.workspace,
+            "--",
+            "/run/warden-node",
+            "agent.mjs",
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.trim()).toBe("200");
+      const findings = await findingsTouching(sandbox, /decoy credential decoy-aws-key/);
+      const exfiltrated = findings.find((event) => event.agentId === "exfil-agent");
+      expect(exfiltrated?.data.explanation).toContain("(model-request)");
+      expect(existsSync(path.join(sandbox.workspace, ".aws"))).toBe(false);
     },
     90_000,
   );
