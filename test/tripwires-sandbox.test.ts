@@ -153,9 +153,12 @@ describe("decoy files in sandbox sessions (the real binary)", () => {
       await waitFor(
         () => readLog(sandbox.dataDir).filter((event) => event.type === "decoy-plant").length === 2,
       );
-      // The detectors have seen every run (a finding of another detector would do; none is expected here).
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      expect(tripwireFindings(sandbox)).toEqual([]);
+      // A touch afterwards: once it is reported, the detectors have read the honest runs before it.
+      exec(sandbox, "cat .aws/credentials");
+      const findings = await findingsTouching(sandbox, /decoy file/);
+      const runs = readLog(sandbox.dataDir, ["--type", "sandbox-run"]);
+      expect(runs).toHaveLength(3);
+      expect(findings.map((event) => event.data.sourceSeq)).toEqual([runs.at(-1)?.seq]);
     },
     90_000,
   );
