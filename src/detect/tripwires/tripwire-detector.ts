@@ -93,14 +93,19 @@ export function createTripwireDetector(options: TripwireDetectorOptions): Detect
         const tool = (event.data as EventData<"tool-call">).tool;
         if (matchers.some((matcher) => matcher.tools.has(tool))) touched.add(`decoy tool ${tool}`);
       }
-      const text = JSON.stringify(
-        event.type === "sandbox-run" ? (event.data as EventData<"sandbox-run">).command : event.data,
-      );
-      const fullText = event.type === "sandbox-run" ? JSON.stringify(event.data) : text;
-      for (const matcher of matchers) {
-        if (requestTypes.has(event.type))
-          for (const [needle, what] of matcher.paths) if (text.includes(needle)) touched.add(what);
-        for (const [needle, what] of matcher.secrets) if (fullText.includes(needle)) touched.add(what);
+      const asked = requestTypes.has(event.type) && matchers.some((matcher) => matcher.paths.length > 0);
+      const carried = matchers.some((matcher) => matcher.secrets.length > 0);
+      // Serialising every event is the detector's main cost: only when there is something to find.
+      if (asked || carried) {
+        const fullText = JSON.stringify(event.data);
+        const text =
+          event.type === "sandbox-run"
+            ? JSON.stringify((event.data as EventData<"sandbox-run">).command)
+            : fullText;
+        for (const matcher of matchers) {
+          if (asked) for (const [needle, what] of matcher.paths) if (text.includes(needle)) touched.add(what);
+          for (const [needle, what] of matcher.secrets) if (fullText.includes(needle)) touched.add(what);
+        }
       }
       if (event.type === "change-set" && plantedContent.size > 0)
         for (const change of (event.data as EventData<"change-set">).changes) {
