@@ -5,6 +5,8 @@
 // tool loop per session whose model is the scripted model server (src/model-server, a test
 // instrument). Every event is Warden's own recording; the findings are the ones `warden up`'s
 // detection pipeline wrote, read back from its store once it has caught up.
+// Agent texts come from labelled sets no detector was trained on (oversight-reasoning `unseen`,
+// tool-poisoning `held-out`).
 // Session kinds: honest runs, false success claims, quiet tool misuse, constraint probing,
 // oversight tampering (decoy tools and planted decoy credentials), injected tool output, and
 // hard negatives (benign talk of monitoring, benign pages).
@@ -38,7 +40,7 @@ const random = () => {
   return seed / 2 ** 32;
 };
 const pick = (items) => items[Math.floor(random() * items.length)];
-const oversightTexts = readLabelled(path.join(here, "data/oversight-reasoning/final.jsonl"));
+const oversightTexts = readLabelled(path.join(here, "data/oversight-reasoning/unseen.jsonl"));
 const poisoningTexts = readLabelled(path.join(here, "data/tool-poisoning/held-out.jsonl"));
 const positives = (rows) => rows.filter((row) => row.label).map((row) => row.text);
 const negatives = (rows) => rows.filter((row) => !row.label).map((row) => row.text);
