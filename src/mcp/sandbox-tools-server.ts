@@ -54,6 +54,13 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
       description:
         "Run a shell command (sh -c) in the workspace, inside Warden's sandbox: no network, no access outside the workspace. Writes are staged; Warden's constitution decides whether they reach the real workspace (applied, discarded, or held for a person), and the result says which.",
       inputSchema: { command: z.string().min(1).describe("The shell command line") },
+      outputSchema: {
+        exitCode: z
+          .number()
+          .int()
+          .describe("The command's exit status (128 + signal when a signal ended it)"),
+        timedOut: z.boolean().describe("Whether the time limit killed it"),
+      },
     },
     async ({ command }) => {
       const { execution, verdict } = await runAndDecide(["sh", "-c", command]);
@@ -65,6 +72,8 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
       ].filter(Boolean);
       return {
         content: [{ type: "text", text: text.join("\n") }],
+        // The exit code as a field: claim verification trusts it, never digits the command printed.
+        structuredContent: { exitCode: execution.exitCode, timedOut: execution.timedOut },
         isError: execution.timedOut || execution.exitCode !== 0,
       };
     },

@@ -33,6 +33,7 @@ import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
 import { startRpcSocketServer } from "./rpc-socket-server.js";
+import { type PlantDecoysRequest, plantDecoysForSession } from "./sandbox-decoys.js";
 
 export interface DaemonOptions {
   dataDir: string;
@@ -90,6 +91,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
     const redactSecrets = createSecretRedactor(keys.fingerprintKey);
+    const storeFingerprint = (secret: string) =>
+      (redactSecrets({ token: secret }) as { token: string }).token;
     const backingStore: EventStore = options.postgres
       ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
           url: options.postgres.url,
@@ -241,8 +244,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ...createDefaultDetectors({
           tripwires: {
             tripwires: currentTripwires,
-            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+            fingerprint: storeFingerprint,
           },
+          manifests: new Map(Object.entries(options.config?.detection?.manifests ?? {})),
         }),
         createClaimsDetector(),
       ],
@@ -375,6 +379,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       "sandbox-change-set": (params) =>
         afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "sandbox-decoys": (params) =>
+        plantDecoysForSession(
+          {
+            store,
+            dataDir,
+            tripwires: currentTripwires,
+            fingerprint: storeFingerprint,
+          },
+          params as PlantDecoysRequest,
+        ),
       "changes-list": async () => changeSets.list(),
       "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
       "changes-apply": (params) => {

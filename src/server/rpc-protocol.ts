@@ -104,6 +104,11 @@ export const rpcParamSchemas = {
     review: z.boolean().default(false),
     continuing: z.boolean().default(false),
   }),
+  "sandbox-decoys": z.object({
+    identity,
+    workspace: z.string().startsWith("/").max(4096),
+    sandboxSessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  }),
   "changes-list": z.object({}).optional(),
   "changes-show": z.object({ changeSetId: z.string().min(1).max(100) }),
   "changes-apply": z.object({ changeSetId: z.string().min(1).max(100), reviewer: z.string().min(1) }),
@@ -133,6 +138,8 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   // A sandbox's change set is read by the daemon itself from the session's layer and decided
   // by the constitution; only a person may apply or discard one by hand.
   "sandbox-change-set": ["agent", "operator"],
+  // Plants the constitution's decoys in a session before its first command; the answer is empty.
+  "sandbox-decoys": ["agent", "operator"],
   "changes-list": ["operator"],
   "changes-show": ["operator"],
   "changes-apply": ["operator"],
