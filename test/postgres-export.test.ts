@@ -36,15 +36,32 @@ let database: { url: string; drop: () => Promise<void> };
 const replicas: { sandbox: Sandbox; key: string }[] = [];
 let workDir: Sandbox;
 
-async function checkpointsOn(chain: string): Promise<number> {
+async function findingsOf(session: string): Promise<number> {
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
     const result = await client.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM warden_events WHERE chain = $1 AND type = 'checkpoint'",
-      [chain],
+      "SELECT count(*)::int AS n FROM warden_events WHERE session_id = $1 AND type = 'finding'",
+      [session],
     );
     return result.rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Whether a checkpoint on `chain` comes after the chain's last event of session s-x (so it signs it). */
+async function sessionCoveredOn(chain: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const result = await client.query<{ covered: boolean }>(
+      `SELECT coalesce(max(seq) FILTER (WHERE type = 'checkpoint'), -1)
+                > coalesce(max(seq) FILTER (WHERE session_id = 's-x'), 0) AS covered
+         FROM warden_events WHERE chain = $1`,
+      [chain],
+    );
+    return result.rows[0]!.covered;
   } finally {
     await client.end();
   }
@@ -83,6 +100,12 @@ beforeAll(async () => {
     await onB!.decide("write_note", { round, text: "the real note" });
     await onB!.decide("delete_repo", { round });
   }
+  // The detectors write three constraint-probing findings into s-x (attempts 2-4 at delete_repo)
+  // off the request path; wait for them, so that no event of the session comes after the filler.
+  for (let attempt = 0; (await findingsOf("s-x")) < 3; attempt++) {
+    if (attempt > 800) throw new Error("the detectors wrote no findings for s-x");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   // Events after the selected ones, so that a checkpoint on each chain covers them.
   const filler = started.map(
     ({ baseUrl, token }) => new WardenClient({ baseUrl, token, sessionId: "s-filler" }),
@@ -90,8 +113,8 @@ beforeAll(async () => {
   for (let index = 0; index < 4; index++)
     for (const client of filler) await client.decide("write_note", { index });
   for (const chain of ["r1", "r2"]) {
-    for (let attempt = 0; (await checkpointsOn(chain)) < 3; attempt++) {
-      if (attempt > 400) throw new Error(`no checkpoints on ${chain}`);
+    for (let attempt = 0; !(await sessionCoveredOn(chain)); attempt++) {
+      if (attempt > 800) throw new Error(`no checkpoint on ${chain} after session s-x`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
