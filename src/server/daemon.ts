@@ -30,6 +30,7 @@ import { createLogIntegrityCheck } from "./log-integrity.js";
 import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
+import { type RecordReportsRequest, recordReports } from "./record-reports.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
 import { startRpcSocketServer } from "./rpc-socket-server.js";
 
@@ -362,6 +363,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       "sandbox-change-set": (params) =>
         afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "record-reports": async (params) => {
+        // The pipeline first reaches every event before the request, so what it reports about
+        // them is in the log and not written a second time.
+        await detection.caughtUp();
+        return afterAppend(recordReports(store, params as RecordReportsRequest));
+      },
       "changes-list": async () => changeSets.list(),
       "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
       "changes-apply": (params) => {

@@ -1,14 +1,7 @@
+import type { claimKinds, claimVerdicts } from "../core/events.js";
+
 /** What an agent says it did, as far as the record can check it. */
-export type ClaimKind =
-  | "tests-pass"
-  | "build-succeeded"
-  | "file-created"
-  | "file-changed"
-  | "file-deleted"
-  | "file-unchanged"
-  | "command-ran"
-  | "deployed"
-  | "task-complete";
+export type ClaimKind = (typeof claimKinds)[number];
 
 export interface Claim {
   kind: ClaimKind;
@@ -19,8 +12,8 @@ export interface Claim {
   subject?: string;
 }
 
-/** `unverified`: the record has no evidence either way (never taken as support). */
-export type ClaimVerdict = "supported" | "contradicted" | "unverified";
+/** `unverifiable`: the record has no evidence either way (never taken as support). */
+export type ClaimVerdict = (typeof claimVerdicts)[number];
 
 export interface ClaimCheck {
   claim: Claim;
