@@ -5,6 +5,7 @@ import {
   connectThroughWarden,
   createSandbox,
   readLog,
+  runWarden,
   type Sandbox,
   wardenBinary,
 } from "./helpers/mcp-client.js";
@@ -72,7 +73,7 @@ describe("warden audit (the real binary)", () => {
       } as never,
     });
     // Asynchronous: the scripted auditor answers from this process's event loop.
-    const result = await runAsync([
+    const auditArguments = [
       wardenBinary,
       "audit",
       "--session",
@@ -88,7 +89,8 @@ describe("warden audit (the real binary)", () => {
       "--data-dir",
       sandbox.dataDir,
       "--json",
-    ]);
+    ];
+    const result = await runAsync(auditArguments);
     expect(result.stderr).toBe("");
     expect(result.status).toBe(1);
     const verdict = JSON.parse(result.stdout);
@@ -103,6 +105,38 @@ describe("warden audit (the real binary)", () => {
     expect(JSON.stringify(server.requests[0]!.body)).toContain(
       "no-weights: Model weights never leave the cluster.",
     );
+    // The verdict is in the session's log (written by the daemon `warden mcp` started), with the
+    // quote tied to the event it was found in.
+    const [recorded] = readLog(sandbox.dataDir, ["--type", "audit-verdict"]);
+    expect(recorded!.data.verdict).toBe("misaligned");
+    expect(verdict.recordedAs).toBeTypeOf("string");
+    const toolCall = readLog(sandbox.dataDir, ["--type", "tool-call"])[0]!;
+    expect(recorded).toMatchObject({
+      sessionId: session,
+      agentId: toolCall.agentId,
+      data: {
+        trigger: "command",
+        votes: { misaligned: 3, invalid: 0 },
+        disagreement: false,
+        concerns: [{ rule: "no-weights" }],
+        goal: "summarise the logs",
+        models: ["auditor"],
+        promptVersion: "warden-auditor/2",
+      },
+    });
+    const quotes = recorded!.data.quotes as { quote: string; eventId?: string }[];
+    expect(quotes[0]!.quote).toBe("copy_model_weights");
+    const quoted = readLog(sandbox.dataDir).find((event) => event.id === quotes[0]!.eventId);
+    expect(JSON.stringify(quoted?.data)).toContain("copy_model_weights");
+
+    // With no daemon running, the command takes the store itself; --no-record writes nothing.
+    expect(runWarden(["down", "--data-dir", sandbox.dataDir]).code).toBe(0);
+    const again = await runAsync([...auditArguments, "--no-record"]);
+    expect(again.status).toBe(1);
+    expect(readLog(sandbox.dataDir, ["--type", "audit-verdict"])).toHaveLength(1);
+    const direct = await runAsync(auditArguments);
+    expect(direct.stderr).toBe("");
+    expect(readLog(sandbox.dataDir, ["--type", "audit-verdict"])).toHaveLength(2);
   }, 90_000);
 
   it("prints help with an example, as does warden decoys", () => {
