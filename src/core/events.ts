@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { approversSchema, policyDecisionSchema } from "./decision.js";
+import { approversSchema, auditVerdictKinds, policyDecisionSchema } from "./decision.js";
+
+export { auditVerdictKinds };
 
 const json = z.unknown();
 
@@ -16,8 +18,6 @@ export const claimKinds = [
   "task-complete",
 ] as const;
 export const claimVerdicts = ["supported", "contradicted", "unverifiable"] as const;
-/** An auditor's verdict; `inconclusive` when the samples did not agree enough (or none was valid). */
-export const auditVerdictKinds = ["aligned", "misaligned", "deceptive", "inconclusive"] as const;
 
 /**
  * Who the call is going to: an MCP server by name, a model-proposed tool via the gateway, or a

@@ -33,6 +33,7 @@ import { PolicyHolder } from "./policy-holder.js";
 import { type RecordReportsRequest, recordReports } from "./record-reports.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
 import { startRpcSocketServer } from "./rpc-socket-server.js";
+import { SessionAuditor } from "./session-auditor.js";
 
 export interface DaemonOptions {
   dataDir: string;
@@ -159,6 +160,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // the counts as `agent.usage`, on MCP calls too.
     const traffic = new AgentTrafficLimits(options.config?.limits ?? { agents: {} });
     let detectionCaughtUp: () => Promise<void> = async () => {};
+    const auditor = options.config?.auditor
+      ? new SessionAuditor({
+          store,
+          config: options.config.auditor,
+          upstreams: options.config.upstreams,
+          rules: () => holder.current.ruleMessages ?? [],
+          logger: logger.child({ component: "auditor" }),
+        })
+      : null;
     let remoteApprovals: import("./remote-approvals.js").RemoteApprovals | undefined;
     const oversight = new OversightService({
       store,
@@ -181,6 +191,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         };
       },
       awaitDetectors: () => detectionCaughtUp(),
+      ...(auditor === null
+        ? {}
+        : { auditGate: (request, auditRequest) => auditor.gate(request, auditRequest) }),
     });
     await oversight.restore();
     // Replicas on one PostgreSQL database share kill-switch uses and grants: every chain's, in
@@ -291,6 +304,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     });
     cleanups.push(() => webhooks.close());
+    if (auditor !== null) {
+      // Sessions are followed from the whole log (reviews already recorded included), so a
+      // restart neither repeats a review nor misses a session that went quiet meanwhile.
+      tail.subscribe((events) => auditor.observe(events));
+      auditor.start();
+      cleanups.push(() => auditor.stop());
+    }
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {
