@@ -24,7 +24,9 @@ export async function recordReportsIn(
   if (await isDaemonRunning(dataDir)) {
     const client = await connectAsOperator(dataDir);
     try {
-      return await client.call<RecordReportsResult>("record-reports", request);
+      return await recordInBatches(request, (batch) =>
+        client.call<RecordReportsResult>("record-reports", batch),
+      );
     } finally {
       client.close();
     }
@@ -44,4 +46,26 @@ export async function recordReportsIn(
   } finally {
     release();
   }
+}
+
+/** Requests of at most `reportsPerRequest` reports, so each stays far below the socket's line limit. */
+const reportsPerRequest = 500;
+
+async function recordInBatches(
+  request: RecordReportsRequest,
+  send: (batch: RecordReportsRequest) => Promise<RecordReportsResult>,
+): Promise<RecordReportsResult> {
+  const reports = request.reports ?? [];
+  const total: RecordReportsResult = { recorded: 0, alreadyReported: 0, auditVerdictIds: [] };
+  for (let start = 0; start === 0 || start < reports.length; start += reportsPerRequest) {
+    const batch: RecordReportsRequest = {
+      reports: reports.slice(start, start + reportsPerRequest),
+      ...(start === 0 && request.auditVerdicts ? { auditVerdicts: request.auditVerdicts } : {}),
+    };
+    const result = await send(batch);
+    total.recorded += result.recorded;
+    total.alreadyReported += result.alreadyReported;
+    total.auditVerdictIds.push(...result.auditVerdictIds);
+  }
+  return total;
 }
