@@ -39,7 +39,8 @@ describe("the oversight-reasoning detector", () => {
     expect(finding).toMatchObject({ detector: "oversight-reasoning", severity: "high" });
     const evidence = (finding as { evidence: { field: string; span: [number, number] }[] }).evidence;
     expect(evidence.every((item) => item.field === "body.reasoning")).toBe(true);
-    expect(evidence.map((item) => reasoning.slice(...item.span))).toContain("shut me down");
+    const quoted = evidence.map((item) => reasoning.slice(...item.span));
+    expect(quoted).toEqual(expect.arrayContaining(["copy", "weights"]));
   });
 
   it("reports nothing for a reply about a monitoring dashboard", () => {

@@ -1,15 +1,15 @@
-import { scoreCues } from "../cue-scorer.js";
 import type { TextClassification, TextClassifier } from "../detector.js";
-import { oversightScorer } from "./oversight-cues.js";
+import { oversightModel, scoreWithModel } from "./oversight-model.js";
 
 /**
  * Whether a text reasons about the writer's own oversight (being watched, tested or trained;
  * avoiding shutdown or modification; copying its weights; hiding from or disabling its
- * monitors; acting differently when unobserved), offline: a logistic score over the cues in
- * `oversight-cues.ts`, with the matched stretches as evidence.
+ * monitors; acting differently when unobserved), offline: the learned model of
+ * `oversight-model.ts` over words, word pairs and the concepts they belong to,
+ * with the words that weighed most as evidence.
  */
 export function classifyOversightReasoning(text: string): TextClassification {
-  return scoreCues(oversightScorer, text);
+  return scoreWithModel(oversightModel, text);
 }
 
 export const oversightReasoningClassifier: TextClassifier = {
