@@ -42,7 +42,8 @@ const random = () => {
 };
 const pick = (items) => items[Math.floor(random() * items.length)];
 
-const oversightTexts = readLabelled(path.join(here, "data/oversight-reasoning/final.jsonl"));
+// Held-out texts: the learned oversight-reasoning model was not trained on test.jsonl.
+const oversightTexts = readLabelled(path.join(here, "data/oversight-reasoning/test.jsonl"));
 const poisoningTexts = readLabelled(path.join(here, "data/tool-poisoning/held-out.jsonl"));
 const positives = (rows) => rows.filter((row) => row.label).map((row) => row.text);
 const negatives = (rows) => rows.filter((row) => !row.label).map((row) => row.text);

@@ -56,7 +56,7 @@ const windowSum = (weights, bias, window) => {
   return sum;
 };
 
-export function fit(examples, size, lambda) {
+export function fitModel(examples, size, lambda) {
   const weights = new Float64Array(size);
   let bias = -1;
   const m = new Float64Array(size + 1);
@@ -125,7 +125,7 @@ function crossValidate(rows, lambda) {
     const testRows = rows.filter((_, index) => index % 5 === fold);
     const trainExamples = examplesOf(trainRows);
     const vocabulary = vocabularyOf(trainExamples);
-    const model = fit(indexed(trainExamples, vocabulary), vocabulary.size, lambda);
+    const model = fitModel(indexed(trainExamples, vocabulary), vocabulary.size, lambda);
     const testExamples = examplesOf(testRows).map((example, index) => ({
       ...example,
       text: testRows[index].text,
@@ -152,7 +152,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const examples = examplesOf(rows);
   const vocabulary = vocabularyOf(examples);
-  const model = fit(indexed(examples, vocabulary), vocabulary.size, bestLambda);
+  const model = fitModel(indexed(examples, vocabulary), vocabulary.size, bestLambda);
   const weights = {};
   for (const [feature, index] of [...vocabulary].sort((left, right) => (left[0] < right[0] ? -1 : 1))) {
     const weight = Math.round(model.weights[index] * 1000) / 1000;

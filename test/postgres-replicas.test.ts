@@ -343,3 +343,162 @@ rules:
     expect(asAgent.status).toBe(403);
   });
 });
+
+describe.skipIf(skipPostgres)("one inbox across replicas on one PostgreSQL database", () => {
+  const holding = `version: 1
+default: deny
+rules:
+  - id: deploys-reviewed
+    when: 'tool.name == "deploy"'
+    effect: hold
+    rationale: Deploys change production.
+    approvers: { roles: [reviewer] }
+  - id: migrations-two-people
+    when: 'tool.name == "migrate"'
+    effect: hold
+    rationale: Schema migrations need two people.
+    approvers: { roles: [reviewer], count: 2 }
+`;
+
+  interface Listed {
+    approvalId: string;
+    tool: string;
+    chain?: string;
+    remote: boolean;
+    rationale: string | null;
+    approvedBy: string[];
+    identity: { agentId: string; sessionId: string };
+    arguments: unknown;
+  }
+
+  it("lists a call held on replica A in replica B's inbox, decided there and released on A", async () => {
+    const database = await createTemporaryDatabase();
+    cleanups.push(() => database.drop());
+    const [a, b] = await Promise.all([
+      startReplica(database.url, "r1", createSandbox(holding)),
+      startReplica(database.url, "r2", createSandbox(holding)),
+    ]);
+    const addUser = (name: string, role: string) => {
+      const added = runWarden(["users", "add", name, "--role", role, "--data-dir", b.sandbox.dataDir]);
+      expect(added.code, added.stderr).toBe(0);
+      return added.stdout.trim();
+    };
+    const alice = addUser("alice", "reviewer");
+    const bob = addUser("bob", "reviewer");
+    const viewer = addUser("victor", "viewer");
+    const onB = (token: string, method: "GET" | "POST", path: string, body?: unknown) =>
+      fetch(`${b.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const inboxOfB = async (): Promise<Listed[]> => {
+      const response = await onB(alice, "GET", "/api/approvals");
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { approvals: Listed[] }).approvals;
+    };
+    const listedOnB = async (tool: string): Promise<Listed> => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const found = (await inboxOfB()).find((call) => call.tool === tool);
+        if (found) return found;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`${tool} never appeared in B's inbox`);
+    };
+
+    const agent = new WardenClient({ baseUrl: a.baseUrl, token: a.token, sessionId: "s-inbox" });
+    const deploy = agent.decide("deploy", { env: "staging" });
+    const listed = await listedOnB("deploy");
+    expect(listed).toMatchObject({
+      chain: "r1",
+      remote: true,
+      rationale: "Deploys change production.",
+      approvedBy: [],
+      identity: { agentId: "agent-1", sessionId: "s-inbox" },
+      arguments: { env: "staging" },
+    });
+    // The details show the call's session from the chain that holds it.
+    const details = await onB(alice, "GET", `/api/approvals/${listed.approvalId}`);
+    expect(details.status).toBe(200);
+    const { trace } = (await details.json()) as { trace: { type: string; sessionId: string }[] };
+    expect(trace.map((event) => event.type)).toContain("approval-request");
+    expect(trace.every((event) => event.sessionId === "s-inbox")).toBe(true);
+    // Replica A's own inbox lists it as its own.
+    const onA = await fetch(`${a.baseUrl}/api/approvals`, {
+      headers: {
+        authorization: `Bearer ${runWarden(["users", "add", "carol", "--role", "reviewer", "--data-dir", a.sandbox.dataDir]).stdout.trim()}`,
+      },
+    });
+    expect(((await onA.json()) as { approvals: Listed[] }).approvals).toMatchObject([
+      { approvalId: listed.approvalId, chain: "r1", remote: false },
+    ]);
+
+    // Agent credentials can neither list nor decide (the agent's token on A is no credential on
+    // B at all); a viewer may look, not decide.
+    expect((await onB(b.token, "GET", "/api/approvals")).status).toBe(403);
+    expect((await onB(a.token, "GET", "/api/approvals")).status).toBe(401);
+    expect(
+      (await onB(b.token, "POST", `/api/approvals/${listed.approvalId}/approve`, { scope: "once" })).status,
+    ).toBe(403);
+    expect((await onB(viewer, "GET", "/api/approvals")).status).toBe(200);
+    expect(
+      (await onB(viewer, "POST", `/api/approvals/${listed.approvalId}/approve`, { scope: "once" })).status,
+    ).toBe(403);
+    // "always" stays an admin's decision, whichever replica holds the call.
+    expect(
+      (await onB(alice, "POST", `/api/approvals/${listed.approvalId}/approve`, { scope: "always" })).status,
+    ).toBe(403);
+
+    const approved = await onB(alice, "POST", `/api/approvals/${listed.approvalId}/approve`, {
+      scope: "once",
+    });
+    expect(approved.status, await approved.clone().text()).toBe(200);
+    expect(await approved.json()).toEqual({ released: true, approvalsNeeded: 0 });
+    expect((await deploy).effect).toBe("allow");
+    expect((await inboxOfB()).map((call) => call.approvalId)).not.toContain(listed.approvalId);
+
+    // The two-person rule holds across replicas: one approval through B leaves the call held on
+    // A, the same reviewer cannot count twice, a second reviewer releases it.
+    const migrate = agent.decide("migrate", { version: 42 });
+    const twoPerson = await listedOnB("migrate");
+    expect(
+      await (
+        await onB(alice, "POST", `/api/approvals/${twoPerson.approvalId}/approve`, { scope: "once" })
+      ).json(),
+    ).toEqual({ released: false, approvalsNeeded: 1 });
+    expect((await inboxOfB()).find((call) => call.approvalId === twoPerson.approvalId)?.approvedBy).toEqual([
+      "alice",
+    ]);
+    const again = await onB(alice, "POST", `/api/approvals/${twoPerson.approvalId}/approve`, {
+      scope: "once",
+    });
+    expect(again.status).toBe(403);
+    expect(await again.text()).toMatch(/another reviewer must approve/);
+    const second = await onB(bob, "POST", `/api/approvals/${twoPerson.approvalId}/approve`, {
+      scope: "once",
+    });
+    expect(await second.json()).toEqual({ released: true, approvalsNeeded: 0 });
+    expect((await migrate).effect).toBe("allow");
+
+    // The operator's CLI on B lists A's call, marked, and its decision reaches A.
+    const denied = agent.decide("deploy", { env: "prod" });
+    const third = await listedOnB("deploy");
+    const cliList = runWarden(["approvals", "list", "--data-dir", b.sandbox.dataDir]);
+    expect(cliList.code, cliList.stderr).toBe(0);
+    expect(cliList.stdout).toMatch(new RegExp(`${third.approvalId} .*deploy .*\\(held on replica r1\\)`));
+    const cliDeny = runWarden([
+      "approvals",
+      "deny",
+      third.approvalId,
+      "--reason",
+      "not during the freeze",
+      "--data-dir",
+      b.sandbox.dataDir,
+    ]);
+    expect(cliDeny.code, cliDeny.stderr).toBe(0);
+    const outcome = await denied;
+    expect(outcome.effect === "deny" && outcome.message).toMatch(/not during the freeze/);
+    const cliEmpty = runWarden(["approvals", "list", "--data-dir", b.sandbox.dataDir]);
+    expect(cliEmpty.stdout).toMatch(/no held calls/);
+  });
+});

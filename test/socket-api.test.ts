@@ -156,6 +156,7 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
       },
     ],
   },
+  "sandbox-decoys": { identity, workspace: "/work", sandboxSessionId: "s1" },
   "changes-list": {},
   "changes-show": { changeSetId: "01J0000000000000000000000" },
   "changes-apply": { changeSetId: "01J0000000000000000000000", reviewer: "agent-1" },

@@ -235,8 +235,11 @@ function drawStackedChart(chart, rows, emptyText) {
   chart.replaceChildren(picture, legend);
 }
 
-async function refreshInbox() {
+async function refreshInbox({ onlyIfChanged = false } = {}) {
   const { approvals } = await api("GET", "/api/approvals");
+  const ids = (list) => list.map((approval) => `${approval.approvalId}:${approval.approvedBy.join(",")}`).join(" ");
+  // Polling (for calls other replicas hold) must not wipe a reason being typed.
+  if (onlyIfChanged && ids(approvals) === ids(state.approvals)) return;
   state.approvals = approvals;
   byId("inbox-count").textContent = approvals.length > 0 ? String(approvals.length) : "";
   byId("inbox-empty").hidden = approvals.length > 0;
@@ -297,7 +300,8 @@ function heldCard(approval, traceOpen) {
     "article",
     { class: "card held", "data-approval-id": approval.approvalId },
     element("h3", { text: `${approval.server}/${approval.tool}` }),
-    element("p", {}, "agent ", element("strong", { text: approval.identity.agentId }), " · session ", element("code", { text: approval.identity.sessionId })),
+    element("p", {}, "agent ", element("strong", { text: approval.identity.agentId }), " · session ", element("code", { text: approval.identity.sessionId }),
+      approval.remote ? ` · held on replica ${approval.chain}` : ""),
     element("p", {}, "rule ", element("strong", { class: "rule", text: approval.ruleId }), " · ", element("span", { class: "rationale", text: approval.rationale ?? "" })),
     element("p", { class: "muted" }, "expires in ", expires,
       needed > 1 ? ` · needs ${needed} reviewers (approved by ${approval.approvedBy.join(", ") || "nobody yet"})` : ""),
@@ -443,6 +447,10 @@ function wire() {
   });
   byId("kill-release").addEventListener("click", () => killSwitch("release"));
   setInterval(tickExpiries, 1000);
+  // Calls held by other replicas (PostgreSQL) are not on this replica's event stream.
+  setInterval(() => {
+    if (state.me && !byId("app").hidden) refreshInbox({ onlyIfChanged: true }).catch(() => undefined);
+  }, 5000);
 }
 
 wire();

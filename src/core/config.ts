@@ -109,6 +109,23 @@ const auditorSchema = z
   })
   .strict()
   .describe("The auditor model: gates for constitution rules with `audit:`, and background session audits.");
+const manifestAgentSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.:*-]{1,100}$/,
+    "must be an agent id (letters, digits, _ . : -) or a glob of ids with *",
+  )
+  .describe("An agent id (as in `warden tokens create --agent NAME`) or a glob of ids with *.");
+
+const manifestToolSchema = z
+  .string()
+  .regex(
+    /^[^\s/]+(?:\/[^\s]+)?$/,
+    "must be TOOL or SERVER/TOOL, without spaces (* matches any run of characters)",
+  )
+  .describe(
+    "A tool the agent declared: SERVER/TOOL (an MCP server of mcpServers, model:UPSTREAM for tools a model proposes, sdk:NAME) or a bare TOOL of any server; * globs.",
+  );
 
 /** `warden up --config FILE`: everything the daemon can be told in one file. */
 export const configSchema = z
@@ -249,6 +266,18 @@ export const configSchema = z
       .strict()
       .optional()
       .describe("The reviewer dashboard served at /."),
+    detection: z
+      .object({
+        manifests: z
+          .record(manifestAgentSchema, z.array(manifestToolSchema))
+          .default({})
+          .describe(
+            "Per agent id or glob, the tools it declared. A call outside its agent's manifest is a high finding of the unexpected-tool detector; an agent's own entry wins over globs, else the first matching glob. An agent no entry matches has no manifest.",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe("The detectors' configuration."),
     retention: z
       .object({
         days: z

@@ -238,6 +238,18 @@ export const eventDataSchemas = {
     /** The session goes on after this change set (sandbox-mcp, `exec --session`): its layer is kept. */
     continuing: z.boolean().optional(),
   }),
+  /**
+   * Decoys (the constitution's tripwires) planted in a sandbox session's view of its workspace:
+   * their paths, and keyed fingerprints (the store's HMAC key, which the agent cannot read) of
+   * each file's SHA-256 and of the decoy credentials, so the tripwire detector knows them by the
+   * record alone. Never part of a change set.
+   */
+  "decoy-plant": z.object({
+    sandboxSessionId: z.string(),
+    workspace: z.string(),
+    files: z.array(z.object({ path: z.string(), contentFingerprint: z.string() })),
+    credentials: z.array(z.object({ name: z.string(), fingerprint: z.string() })),
+  }),
   /** What became of a change set: applied, discarded, held for a person, or refused on conflict. */
   "change-set-outcome": z.object({
     changeSetId: z.string(),

@@ -123,6 +123,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       if (issue.origin === "string" && Number(issue.minimum) === 1) return "must not be empty";
       if (issue.origin === "array" && Number(issue.minimum) === 1) return "must list at least one item";
       return issue.message;
+    case "invalid_key":
+      // A record key that its key schema refused: say why, not only that it is invalid.
+      return issue.issues.map((inner) => inner.message).join("; ") || issue.message;
     default:
       return issue.message;
   }

@@ -65,6 +65,7 @@ export {
   type TripwireDetectorOptions,
   type TripwireSet,
 } from "./tripwires/tripwire-detector.js";
+export { compileToolManifests } from "./unexpected-tool/tool-manifests.js";
 export {
   createUnexpectedToolDetector,
   type UnexpectedToolOptions,
@@ -73,6 +74,8 @@ export {
 export interface DefaultDetectorOptions {
   /** The decoys in force and the store's fingerprint; without them there is no tripwire detector. */
   tripwires?: TripwireDetectorOptions;
+  /** Per agent id or glob, the tools it declared (`detection.manifests` in the config). */
+  manifests?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The detectors the daemon runs by default. */
@@ -83,7 +86,7 @@ export function createDefaultDetectors(options: DefaultDetectorOptions = {}): De
     createOversightReasoningDetector(),
     createToolPoisoningDetector(),
     createConstraintProbingDetector(),
-    createUnexpectedToolDetector(),
+    createUnexpectedToolDetector(options.manifests ? { manifests: options.manifests } : {}),
     createRefusalSpikeDetector(),
     createLatencyShiftDetector(),
     createDriftDetector(),

@@ -47,20 +47,27 @@ export function buildResults(
 }
 
 function scorerLabel(scorer: LoadedScenario["scenario"]["scorer"]): string {
-  const base =
-    scorer.description ??
-    (scorer.type === "refusal"
-      ? "complied (not a refusal)"
-      : scorer.type === "called-tool"
-        ? `called ${scorer.tool}`
-        : scorer.type === "touched-file"
-          ? `touched ${scorer.path}`
-          : scorer.type === "claims-vs-evidence"
-            ? "claimed success after a failed tool"
-            : scorer.type === "classifier"
-              ? `flagged by ${scorer.name}`
-              : "markers present");
+  const base = scorer.description ?? defaultScorerLabel(scorer);
   return scorer.negate && !scorer.description ? `not: ${base}` : base;
+}
+
+function defaultScorerLabel(scorer: LoadedScenario["scenario"]["scorer"]): string {
+  switch (scorer.type) {
+    case "refusal":
+      return "complied (not a refusal)";
+    case "called-tool":
+      return `called ${scorer.tool}`;
+    case "touched-file":
+      return `touched ${scorer.path}`;
+    case "claims-vs-evidence":
+      return `a claim the evidence finds ${scorer.verdicts.join(" or ")}`;
+    case "auditor-verdict":
+      return `auditor verdict ${scorer.compliant.join(" or ")}`;
+    case "classifier":
+      return `flagged by ${scorer.name}`;
+    case "markers":
+      return "markers present";
+  }
 }
 
 const percent = (value: number) => (Number.isNaN(value) ? "  n/a" : `${(value * 100).toFixed(1)}%`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -53,7 +53,7 @@ tools:
         expect.stringMatching(/^scorer: give any or all/),
         expect.stringMatching(/^conditions\.watched\.colour: unknown key \(s\.yaml:5:26\)$/),
         expect.stringMatching(/^queries: must list at least one item/),
-        expect.stringMatching(/^tools\[0\]: give result or results, not both/),
+        expect.stringMatching(/^tools\[0\]\.results: give result or results, not both/),
       ]),
     );
   });
@@ -95,6 +95,43 @@ turns: ["hi {{what}}"]
       "basic-gap-2",
     ]);
     expect(() => loadScenarios("no-such-pack")).toThrow(/neither a scenario file/);
+  });
+
+  it("check sandbox tools and their workspace", () => {
+    const withTools = (tools: string, workspace = "") => `${minimal}${workspace}tools:\n${tools}`;
+    expect(problemsOf(withTools("  - { name: run, sandbox: run_command }\n"))).toEqual([
+      "tools[0].sandbox: a sandbox tool needs the scenario's workspace (a fixture directory it runs against) (s.yaml:13:27)",
+    ]);
+    expect(
+      problemsOf(
+        withTools("  - { name: run, sandbox: run_command, result: ok, command: make }\n", "workspace: .\n"),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^tools\[0\]\.result: a sandbox tool runs for real, so it takes no result \(s\.yaml:14:/,
+      ),
+      expect.stringMatching(/^tools\[0\]\.command: a sandbox tool runs for real, so it takes no command /),
+    ]);
+    expect(problemsOf(withTools("  - { name: run, sandbox: shell }\n", "workspace: .\n"))[0]).toMatch(
+      /^tools\[0\]\.sandbox: expected one of run_command\|read_file\|write_file\|list_directory/,
+    );
+    // The workspace resolves against the scenario file and must be a directory.
+    const directory = mkdtempSync(path.join(tmpdir(), "warden-pack-"));
+    const file = path.join(directory, "s.yaml");
+    writeFileSync(
+      file,
+      withTools("  - { name: run, sandbox: run_command }\n", "workspace: ./fixtures/repo\n"),
+    );
+    expect(() => loadScenarios(file)).toThrow(
+      `workspace: ${path.join(directory, "fixtures", "repo")} is not a directory (${file}:12:12)`,
+    );
+    mkdirSync(path.join(directory, "fixtures", "repo"), { recursive: true });
+    expect(loadScenarios(file)[0]!.workspace).toBe(path.join(directory, "fixtures", "repo"));
+    // The fixture is part of the scenario's content hash, recorded with every sample.
+    writeFileSync(path.join(directory, "fixtures", "repo", "a.txt"), "one");
+    const before = loadScenarios(file)[0]!.contentHash;
+    writeFileSync(path.join(directory, "fixtures", "repo", "a.txt"), "two");
+    expect(loadScenarios(file)[0]!.contentHash).not.toBe(before);
   });
 
   it("every built-in pack loads", () => {

@@ -10,7 +10,8 @@ import { loadScenarios } from "./load-scenarios.js";
 import { callModel, defaultRetryPolicy, type ModelReply, retryDelayMs } from "./model-client.js";
 import { runEvaluation, type SampleLog, type SampleRecord, scriptedResult } from "./run-evaluation.js";
 
-const personas = fileURLToPath(new URL("../../scenarios/personas/", import.meta.url));
+const packs = fileURLToPath(new URL("../../scenarios/", import.meta.url));
+const personas = path.join(packs, "personas");
 
 function memoryLog(): SampleLog & { samples: SampleRecord[] } {
   const samples: SampleRecord[] = [];
@@ -132,15 +133,35 @@ describe("the runner", () => {
   it("never runs a tool: unknown tools and unmatched arguments get scripted errors", () => {
     const [loaded] = loadScenarios("oversight-subversion");
     const tools = loaded!.scenario.tools!;
-    expect(scriptedResult(tools, "read_file", { path: "project/notes.md" }).text).toMatch(/Plan A/);
+    expect(scriptedResult(tools, "read_file", { path: "project/notes.md" }).result).toMatch(/Plan A/);
     expect(scriptedResult(tools, "read_file", { path: "/etc/shadow" })).toEqual({
-      text: "error: no such file",
-      error: true,
+      result: "error: no such file",
+      isError: true,
     });
     expect(scriptedResult(tools, "rm", {})).toEqual({
-      text: "error: there is no tool named rm",
-      error: true,
+      result: "error: there is no tool named rm",
+      isError: true,
     });
+  });
+
+  it("fails a sample whose sandbox breaks, instead of showing the model a tool error", async () => {
+    const [loaded] = loadScenarios(path.join(packs, "honesty", "failing-tests-sandbox.yaml"));
+    const log = memoryLog();
+    const samples = await runEvaluation({
+      runId: "broken-sandbox",
+      scenarios: [loaded!],
+      endpointFor: () => ({ baseUrl: server.url, token: "unused", format: "openai", model: "persona" }),
+      log,
+      samples: 1,
+      openSandbox: () => {
+        throw new Error("bubblewrap exploded");
+      },
+    });
+    expect(samples).toHaveLength(2);
+    for (const sample of samples) {
+      expect(sample).toMatchObject({ failed: true, positive: false, error: "bubblewrap exploded" });
+      expect(sample.transcript.messages.some((message) => message.role === "tool")).toBe(false);
+    }
   });
 
   it("escapes agent text in the HTML report", () => {

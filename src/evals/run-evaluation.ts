@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { AuditModel } from "../auditor/audit-model.js";
 import { canonicalJson } from "../core/canonical-json.js";
 import type { LoadedScenario } from "./load-scenarios.js";
 import {
@@ -9,8 +10,9 @@ import {
   type RetryPolicy,
   requestBody,
 } from "./model-client.js";
-import type { Scenario, ScenarioTool } from "./scenario-schema.js";
-import { argumentMatches, createScorer } from "./scorers.js";
+import { copyFixture, createSampleTools, type OpenSandbox, type RecordedSandboxRun } from "./sample-tools.js";
+import { type AuditorScorerSpec, offeredTool, type Scenario, type ScorerSpec } from "./scenario-schema.js";
+import { createScorer, type ScoredSample } from "./scorers.js";
 import { seededShuffle } from "./seeded-random.js";
 import type { Transcript, TranscriptMessage, TranscriptToolCall } from "./transcript.js";
 
@@ -58,6 +60,12 @@ export interface RunOptions {
   onRetry?(delayMs: number, status: number | null): void;
   /** Stops taking new samples (those in flight finish and are recorded); the run can be resumed. */
   signal?: AbortSignal;
+  /** Opens the sandbox for scenarios with real tools (each sample gets its own session, discarded after it). */
+  openSandbox?: OpenSandbox;
+  /** Records a sample's sandbox run (`warden eval run`: a `sandbox-run` event in the sample's session) before the model sees it. */
+  recordSandboxRun?(identity: { agentId: string; sessionId: string }, run: RecordedSandboxRun): Promise<void>;
+  /** The model behind a scenario's `auditor-verdict` scorer, for the sample of session `sessionId`. */
+  auditorFor?(scenarioId: string, spec: AuditorScorerSpec, sessionId: string): AuditModel;
 }
 
 interface WorkItem {
@@ -72,6 +80,11 @@ interface WorkItem {
  * samples (earlier ones of a resumed run included).
  */
 export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]> {
+  for (const { scenario } of options.scenarios) {
+    const specs = [scenario.scorer, ...Object.values(scenario.scorers ?? {})];
+    if (specs.some((spec) => spec.type === "auditor-verdict") && !options.auditorFor)
+      throw new Error(`scenario ${scenario.id} has an auditor-verdict scorer but the run has no auditor`);
+  }
   const seed = options.seed ?? 0;
   const done = await options.log.recorded(options.runId);
   const doneKeys = new Set(
@@ -79,7 +92,6 @@ export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]
       .filter((sample) => !sample.failed)
       .map((sample) => `${sample.scenario}/${sample.condition}/${sample.sample}`),
   );
-  const cache = options.cache === false ? new Map<string, ModelReply>() : await options.log.cachedReplies();
   const items: WorkItem[] = [];
   for (const loaded of options.scenarios) {
     const samples = options.samples ?? loaded.scenario.samples;
@@ -90,6 +102,27 @@ export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]
       }
     }
   }
+  const workspaces = new Map<string, { directory: string; remove(): void }>();
+  try {
+    for (const loaded of options.scenarios) {
+      const real = loaded.scenario.tools?.some((tool) => tool.sandbox !== undefined);
+      if (real && loaded.workspace && items.some((item) => item.loaded === loaded))
+        workspaces.set(loaded.scenario.id, copyFixture(loaded.workspace));
+    }
+    return await runQueue(items, options, done, seed, workspaces);
+  } finally {
+    for (const workspace of workspaces.values()) workspace.remove();
+  }
+}
+
+async function runQueue(
+  items: WorkItem[],
+  options: RunOptions,
+  done: SampleRecord[],
+  seed: number,
+  workspaces: ReadonlyMap<string, { directory: string }>,
+): Promise<SampleRecord[]> {
+  const cache = options.cache === false ? new Map<string, ModelReply>() : await options.log.cachedReplies();
   const queue = seededShuffle(items, seed);
   const total = queue.length;
   const results: SampleRecord[] = done.filter((sample) => !sample.failed);
@@ -97,7 +130,13 @@ export async function runEvaluation(options: RunOptions): Promise<SampleRecord[]
   options.onProgress?.(0, total);
   const worker = async () => {
     for (let item = queue.shift(); item !== undefined && !options.signal?.aborted; item = queue.shift()) {
-      const record = await runSample(item, options, cache, seed);
+      const record = await runSample(
+        item,
+        options,
+        cache,
+        seed,
+        workspaces.get(item.loaded.scenario.id)?.directory,
+      );
       await options.log.record(record);
       results.push(record);
       finished++;
@@ -118,6 +157,7 @@ async function runSample(
   options: RunOptions,
   cache: Map<string, ModelReply>,
   seed: number,
+  workspace: string | undefined,
 ): Promise<SampleRecord> {
   const { scenario, contentHash } = item.loaded;
   const condition = scenario.conditions[item.condition]!;
@@ -131,11 +171,14 @@ async function runSample(
   const system = fill(condition.system, condition.vars);
   const messages: TranscriptMessage[] = [];
   const calls: SampleRecord["calls"] = [];
-  const tools = (scenario.tools ?? []).map((tool) => ({
-    name: tool.name,
-    description: tool.description,
-    parameters: tool.parameters,
-  }));
+  const tools = (scenario.tools ?? []).map(offeredTool);
+  const identity = { agentId: `eval:${scenario.id}`, sessionId };
+  const record = options.recordSandboxRun;
+  const sampleTools = createSampleTools(scenario, {
+    ...(workspace ? { workspace } : {}),
+    ...(options.openSandbox ? { openSandbox: options.openSandbox } : {}),
+    ...(record ? { onSandboxRun: (run: RecordedSandboxRun) => record(identity, run) } : {}),
+  });
   let error: string | undefined;
   let modelCalls = 0;
   try {
@@ -177,10 +220,9 @@ async function runSample(
           ).reply;
         }
         calls.push({ cacheKey, cached, reply });
-        const toolCalls: TranscriptToolCall[] = reply.toolCalls.map((call) => {
-          const result = scriptedResult(scenario.tools ?? [], call.name, call.arguments);
-          return { ...call, result: result.text, isError: result.error };
-        });
+        const toolCalls: TranscriptToolCall[] = [];
+        for (const call of reply.toolCalls)
+          toolCalls.push({ ...call, ...(await sampleTools.call(call.name, call.arguments)) });
         messages.push({
           role: "assistant",
           content: reply.content,
@@ -201,13 +243,32 @@ async function runSample(
     }
   } catch (caught) {
     error = (caught as Error).message;
+  } finally {
+    try {
+      sampleTools.close();
+    } catch (caught) {
+      error ??= `sandbox: ${(caught as Error).message}`;
+    }
   }
-  const transcript: Transcript = { messages };
-  const score = error === undefined ? createScorer(scenario.scorer)(transcript) : { positive: false };
+  const changes = sampleTools.changes();
+  const transcript: Transcript = { messages, ...(changes ? { changes } : {}) };
+  const scored: ScoredSample = { transcript, identity };
+  const score = (spec: ScorerSpec) =>
+    createScorer(
+      spec,
+      spec.type === "auditor-verdict" && options.auditorFor
+        ? { auditor: options.auditorFor(scenario.id, spec, sessionId) }
+        : {},
+    )(scored);
+  let outcome: { positive: boolean; detail?: string } = { positive: false };
   const measures: Record<string, boolean> = {};
   if (error === undefined) {
-    for (const [name, spec] of Object.entries(scenario.scorers ?? {})) {
-      measures[name] = createScorer(spec)(transcript).positive;
+    try {
+      outcome = await score(scenario.scorer);
+      for (const [name, spec] of Object.entries(scenario.scorers ?? {}))
+        measures[name] = (await score(spec)).positive;
+    } catch (caught) {
+      error = `scoring: ${(caught as Error).message}`;
     }
   }
   return {
@@ -219,8 +280,8 @@ async function runSample(
     model: endpoint.model,
     contentHash,
     sessionId,
-    positive: score.positive,
-    ...("detail" in score && score.detail ? { detail: score.detail } : {}),
+    positive: error === undefined && outcome.positive,
+    ...(error === undefined && outcome.detail ? { detail: outcome.detail } : {}),
     measures,
     failed: error !== undefined,
     ...(error !== undefined ? { error } : {}),
@@ -233,22 +294,4 @@ function queryText(query: NonNullable<Scenario["queries"]>[number]): string {
   return typeof query === "string" ? query : query.text;
 }
 
-/** The scripted result for a call: never a real tool. A tool the scenario does not offer gets an error. */
-export function scriptedResult(
-  tools: readonly ScenarioTool[],
-  name: string,
-  args: Record<string, unknown>,
-): { text: string; error: boolean } {
-  const tool = tools.find((candidate) => candidate.name === name);
-  if (!tool) return { text: `error: there is no tool named ${name}`, error: true };
-  if (tool.results) {
-    const match = tool.results.find((entry) =>
-      Object.entries(entry.when?.arguments ?? {}).every(([key, matcher]) =>
-        argumentMatches(args[key], matcher),
-      ),
-    );
-    if (match) return { text: match.text, error: match.error };
-    return { text: `error: ${name} has no result for these arguments`, error: true };
-  }
-  return { text: tool.result ?? "ok", error: tool.error };
-}
+export { scriptedResult } from "./sample-tools.js";

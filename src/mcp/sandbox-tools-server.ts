@@ -1,6 +1,11 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { SandboxExecution, SandboxSession } from "../sandbox/index.js";
+import {
+  maximumWriteBytes,
+  type SandboxExecution,
+  type SandboxSession,
+  writeFileCommand,
+} from "../sandbox/index.js";
 
 /** What the daemon answered about a change set (the fields this server reports). */
 export interface ChangeSetVerdict {
@@ -18,9 +23,6 @@ export interface SandboxToolsServerOptions {
   decideChangeSet(execution: SandboxExecution, command: readonly string[]): Promise<ChangeSetVerdict>;
   timeoutMs: number;
 }
-
-/** The largest file `write_file` takes: it travels as one argument (the kernel caps one at 128 KiB). */
-const maximumWriteBytes = 100 * 1024;
 
 /**
  * An MCP server whose tools act only through the sandbox: `shell` runs a command under
@@ -52,6 +54,13 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
       description:
         "Run a shell command (sh -c) in the workspace, inside Warden's sandbox: no network, no access outside the workspace. Writes are staged; Warden's constitution decides whether they reach the real workspace (applied, discarded, or held for a person), and the result says which.",
       inputSchema: { command: z.string().min(1).describe("The shell command line") },
+      outputSchema: {
+        exitCode: z
+          .number()
+          .int()
+          .describe("The command's exit status (128 + signal when a signal ended it)"),
+        timedOut: z.boolean().describe("Whether the time limit killed it"),
+      },
     },
     async ({ command }) => {
       const { execution, verdict } = await runAndDecide(["sh", "-c", command]);
@@ -63,6 +72,8 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
       ].filter(Boolean);
       return {
         content: [{ type: "text", text: text.join("\n") }],
+        // The exit code as a field: claim verification trusts it, never digits the command printed.
+        structuredContent: { exitCode: execution.exitCode, timedOut: execution.timedOut },
         isError: execution.timedOut || execution.exitCode !== 0,
       };
     },
@@ -80,14 +91,7 @@ export function createSandboxToolsServer(options: SandboxToolsServerOptions): Mc
     async ({ path, content }) => {
       if (Buffer.byteLength(content) > maximumWriteBytes)
         return errorResult(`content is larger than ${maximumWriteBytes} bytes; write it in parts with shell`);
-      const { execution, verdict } = await runAndDecide([
-        "sh",
-        "-c",
-        'mkdir -p -- "$(dirname -- "$2")" && printf %s "$1" > "$2"',
-        "write_file",
-        content,
-        path,
-      ]);
+      const { execution, verdict } = await runAndDecide(writeFileCommand(path, content));
       if (execution.exitCode !== 0) return errorResult(execution.stderr.text.toString("utf8").trim());
       return { content: [{ type: "text", text: `wrote ${path}\n${describeVerdict(verdict)}` }] };
     },

@@ -71,7 +71,10 @@ export function bubblewrapArguments(plan: SandboxMountPlan): string[] {
 export const setupScript = [
   "set -e",
   'workspace="$1"; memory="$2"; processes="$3"; cpu="$4"; filesize="$5"; shift 5',
-  `mount -t overlay overlay -o "lowerdir=${lowerMountPoint},upperdir=${scratchMountPoint}/upper,workdir=${scratchMountPoint}/work,userxattr" "$workspace"`,
+  // A session's decoys (tripwires) sit between the workspace and the scratch layer: seen inside,
+  // never part of a change set.
+  `lower=${lowerMountPoint}; if [ -d ${scratchMountPoint}/decoys ]; then lower=${scratchMountPoint}/decoys:$lower; fi`,
+  `mount -t overlay overlay -o "lowerdir=$lower,upperdir=${scratchMountPoint}/upper,workdir=${scratchMountPoint}/work,userxattr" "$workspace"`,
   "mount -t tmpfs -o ro,size=4k,mode=000 warden /.warden",
   'cd "$workspace"',
   "unset OLDPWD",

@@ -4,6 +4,8 @@ export type { ChangeKind, ChangeSet, FileChange, NeedsPerson, PathState } from "
 export { describeState } from "./change-set.js";
 export type { ChangeSetFacts } from "./change-set-facts.js";
 export { changeSetFacts } from "./change-set-facts.js";
+export { type DecoyFile, decoyDirectory, listDecoyPaths, plantSandboxDecoys } from "./decoy-layer.js";
+export { maximumWriteBytes, writeFileCommand } from "./file-commands.js";
 export { findBubblewrap } from "./find-bubblewrap.js";
 export type { CapturedOutput, SandboxRunResult } from "./run-in-sandbox.js";
 export { SandboxUnavailableError } from "./sandbox-error.js";

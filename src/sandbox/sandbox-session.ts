@@ -16,6 +16,7 @@ import { createIdFactory } from "../core/ids.js";
 import { type ApplyResult, applyChangeSet } from "./apply-change-set.js";
 import { captureChangeSet } from "./capture-change-set.js";
 import type { ChangeSet, NeedsPerson, PathState } from "./change-set.js";
+import { withoutDecoys } from "./decoy-layer.js";
 import { findBubblewrap } from "./find-bubblewrap.js";
 import { needsPerson } from "./needs-person.js";
 import { runInSandbox, type SandboxRunResult } from "./run-in-sandbox.js";
@@ -131,7 +132,8 @@ export function openSandboxSession(options: SandboxSessionOptions): SandboxSessi
       changeSetId: newId(),
       baseStates,
       ...(commandStartedAtCtimeNs === undefined ? {} : { commandStartedAtCtimeNs }),
-    }).then((changeSet) => {
+    }).then((captured) => {
+      const changeSet = withoutDecoys(captured, layer);
       let grew = false;
       for (const change of changeSet.changes)
         if (!baseStates.has(change.path)) {

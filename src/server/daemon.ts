@@ -21,6 +21,7 @@ import { loadOrCreateKeys } from "../store/signing-keys.js";
 import { SqliteEventStore } from "../store/sqlite/sqlite-event-store.js";
 import { createClaimsDetector } from "../verify/index.js";
 import { AgentTokens } from "./agent-tokens.js";
+import { ApprovalInbox } from "./approval-inbox.js";
 import { ChangeSetService } from "./change-set-service.js";
 import { acquireDaemonLock, ensureDataDir, loadOrCreateOperatorToken } from "./daemon-files.js";
 import { DashboardSessions } from "./dashboard-sessions.js";
@@ -33,6 +34,7 @@ import { PolicyHolder } from "./policy-holder.js";
 import { type RecordReportsRequest, recordReports } from "./record-reports.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
 import { startRpcSocketServer } from "./rpc-socket-server.js";
+import { type PlantDecoysRequest, plantDecoysForSession } from "./sandbox-decoys.js";
 import { SessionAuditor } from "./session-auditor.js";
 
 export interface DaemonOptions {
@@ -91,6 +93,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const keys = loadOrCreateKeys(dataDir);
     const operatorToken = loadOrCreateOperatorToken(dataDir);
     const redactSecrets = createSecretRedactor(keys.fingerprintKey);
+    const storeFingerprint = (secret: string) =>
+      (redactSecrets({ token: secret }) as { token: string }).token;
     const backingStore: EventStore = options.postgres
       ? await (await import("../store/postgres/postgres-event-store.js")).PostgresEventStore.open({
           url: options.postgres.url,
@@ -223,6 +227,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         }
       }
     }
+    const inbox = new ApprovalInbox({
+      approvals,
+      ...(remoteApprovals === undefined ? {} : { remote: remoteApprovals }),
+      ...(options.postgres === undefined ? {} : { chain: options.postgres.chain ?? "main" }),
+    });
     const changeSets = new ChangeSetService({ store, oversight, approvals, dataDir, logger });
     await changeSets.restore();
     // Detectors read committed events on their own schedule: never on the request path.
@@ -249,8 +258,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ...createDefaultDetectors({
           tripwires: {
             tripwires: currentTripwires,
-            fingerprint: (secret) => (redactSecrets({ token: secret }) as { token: string }).token,
+            fingerprint: storeFingerprint,
           },
+          manifests: new Map(Object.entries(options.config?.detection?.manifests ?? {})),
         }),
         createClaimsDetector(),
       ],
@@ -344,12 +354,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const { identity, server, tools } = params as { identity: never; server: string; tools: never };
         return oversight.checkToolDefinitions(identity, server, tools);
       },
-      "approvals-list": async () => approvals.list(),
-      "approvals-decide": (params) => {
+      // The operator's inbox (`warden approvals`): every replica's held calls, each marked with
+      // the chain holding it; a decision on another replica's call goes to that replica.
+      "approvals-list": async () =>
+        (await inbox.list()).map(({ call, chain, remote }) => ({
+          ...call,
+          ...(chain === undefined ? {} : { chain }),
+          remote,
+        })),
+      "approvals-decide": async (params) => {
         const { approvalId, ...decision } = params as { approvalId: string } & Parameters<
           ApprovalQueue["decide"]
         >[1];
-        return approvals.decide(approvalId, decision);
+        return inbox.decide(await inbox.held(approvalId), decision);
       },
       "tools-approve": async (params) => {
         const { server, tool, reviewer } = params as { server: string; tool: string; reviewer: string };
@@ -389,6 +406,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await detection.caughtUp();
         return afterAppend(recordReports(store, params as RecordReportsRequest));
       },
+      "sandbox-decoys": (params) =>
+        plantDecoysForSession(
+          {
+            store,
+            dataDir,
+            tripwires: currentTripwires,
+            fingerprint: storeFingerprint,
+          },
+          params as PlantDecoysRequest,
+        ),
       "changes-list": async () => changeSets.list(),
       "changes-show": async (params) => changeSets.show((params as { changeSetId: string }).changeSetId),
       "changes-apply": (params) => {
@@ -455,7 +482,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         store,
         policy: { path: options.policyPath, version: () => holder.current.version },
         logIntegrity: createLogIntegrityCheck({ dataDir, witness: options.witness, store }),
-        ...(remoteApprovals === undefined ? {} : { remoteApprovals }),
+        inbox,
         webDir: fileURLToPath(new URL("../../web/", import.meta.url)),
         logger,
       });

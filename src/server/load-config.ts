@@ -14,7 +14,7 @@ export function loadConfigFile(file: string): WardenConfig {
   }
   const yaml = parseYamlSource(text, file);
   if (!yaml.ok) throw new WardenError("config-invalid", `${file} has problems:\n${yaml.problems.join("\n")}`);
-  const parsed = configSchema.safeParse(yaml.source.value);
+  const parsed = configSchema.safeParse(yaml.source.value, { reportInput: true });
   if (!parsed.success) {
     const lines = formatSchemaIssues(parsed.error.issues, yaml.source, "config");
     throw new WardenError("config-invalid", `${file} has problems:\n${lines.join("\n")}`);

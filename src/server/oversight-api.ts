@@ -16,6 +16,7 @@ import { type EventType, isEventType, type StoredEvent } from "../core/events.js
 import type { Logger } from "../core/logger.js";
 import { parseStrictJson } from "../core/strict-json.js";
 import { parseConstitution } from "../policy/index.js";
+import type { ApprovalInbox, InboxEntry } from "./approval-inbox.js";
 import {
   type DashboardSession,
   DashboardSessions,
@@ -24,7 +25,6 @@ import {
 } from "./dashboard-sessions.js";
 import type { EventTail } from "./event-tail.js";
 import type { OversightService } from "./oversight-service.js";
-import type { RemoteApprovals } from "./remote-approvals.js";
 
 /** Who made a request, decided before anything is looked up. */
 type Principal =
@@ -110,8 +110,8 @@ export interface OversightApiOptions {
   store: EventStore;
   policy: { path: string | null; version: () => string };
   logIntegrity: () => Promise<unknown>;
-  /** With replicas on PostgreSQL: decisions on calls another replica holds. */
-  remoteApprovals?: RemoteApprovals;
+  /** Every held call this reviewer may see: this replica's, and with replicas on PostgreSQL the others'. */
+  inbox: ApprovalInbox;
   webDir: string;
   logger: Logger;
 }
@@ -253,13 +253,7 @@ export class OversightApi {
 
   #defineRoutes(): ApiRoute[] {
     const options = this.#options;
-    const { approvals, oversight, tail, store } = options;
-    const held = (id: string) => {
-      const found = approvals.get(id);
-      if (!found)
-        throw new WardenError("not-found", `no held call with id ${id} (decided, expired or never held)`);
-      return found;
-    };
+    const { approvals, oversight, tail, store, inbox } = options;
     const mayDecide = (account: ReviewerAccount, call: Pick<HeldCall, "approvers" | "ruleId">) => {
       if (account.role !== "admin" && !call.approvers.roles.includes(account.role)) {
         throw new WardenError(
@@ -268,37 +262,25 @@ export class OversightApi {
         );
       }
     };
+    // Authorised here (role, admin-only "always") whichever replica holds the call; the replica
+    // holding it applies the two-person rule by name and records the decision.
     const decide = async (
       account: ReviewerAccount,
-      id: string,
+      entry: InboxEntry,
       decision:
         | { decision: "approve"; scope: "once" | "session" | "always" }
         | { decision: "deny"; reason: string },
     ) => {
-      if (approvals.get(id) === undefined && options.remoteApprovals !== undefined) {
-        // Held by another replica of the same database: authorised here, decided by its owner.
-        const remote = await options.remoteApprovals.find(id);
-        if (remote !== null) {
-          mayDecide(account, remote);
-          if (decision.decision === "approve" && decision.scope === "always" && account.role !== "admin") {
-            throw new WardenError("forbidden", "only an admin may grant a call always");
-          }
-          return options.remoteApprovals.decide(
-            remote,
-            decision.decision === "approve"
-              ? { outcome: "approved", reviewer: account.name, scope: decision.scope }
-              : { outcome: "denied", reviewer: account.name, reason: decision.reason },
-          );
-        }
-      }
-      const { call } = held(id);
-      mayDecide(account, call);
+      mayDecide(account, entry.call);
       if (decision.decision === "approve" && decision.scope === "always" && account.role !== "admin") {
         throw new WardenError("forbidden", "only an admin may grant a call always");
       }
-      return decision.decision === "approve"
-        ? approvals.decide(id, { outcome: "approved", reviewer: account.name, scope: decision.scope })
-        : approvals.decide(id, { outcome: "denied", reviewer: account.name, reason: decision.reason });
+      return inbox.decide(
+        entry,
+        decision.decision === "approve"
+          ? { outcome: "approved", reviewer: account.name, scope: decision.scope }
+          : { outcome: "denied", reviewer: account.name, reason: decision.reason },
+      );
     };
     const ok = (body: unknown, status = 200) => ({ status, body });
     return [
@@ -367,19 +349,22 @@ export class OversightApi {
         path: "/api/approvals",
         role: "viewer",
         handle: async () =>
-          ok({ approvals: await Promise.all(approvals.list().map((call) => this.#describe(call))) }),
+          ok({ approvals: await Promise.all((await inbox.list()).map((entry) => this.#describe(entry))) }),
       },
       {
         method: "GET",
         path: "/api/approvals/{id}",
         role: "viewer",
         handle: async ({ parameters }) => {
-          const { call } = held(parameters.id!);
-          const session = await store.read({ sessionId: call.identity.sessionId, limit: 5000 });
-          const trace = session.filter(
-            (event) => event.seq <= (approvalSeq(session, call) ?? Number.MAX_SAFE_INTEGER),
-          );
-          return ok({ approval: await this.#describe(call), trace: trace.slice(-50) });
+          const entry = await inbox.held(parameters.id!);
+          const { call } = entry;
+          const trace = await inbox.trace(entry, async () => {
+            const session = await store.read({ sessionId: call.identity.sessionId, limit: 5000 });
+            return session
+              .filter((event) => event.seq <= (approvalSeq(session, call) ?? Number.MAX_SAFE_INTEGER))
+              .slice(-50);
+          });
+          return ok({ approval: await this.#describe(entry), trace });
         },
       },
       {
@@ -388,7 +373,7 @@ export class OversightApi {
         role: "reviewer",
         handle: async ({ parameters, body, account }) => {
           const { scope } = parse(approveBody, body ?? {});
-          return ok(await decide(account, parameters.id!, { decision: "approve", scope }));
+          return ok(await decide(account, await inbox.held(parameters.id!), { decision: "approve", scope }));
         },
       },
       {
@@ -397,7 +382,7 @@ export class OversightApi {
         role: "reviewer",
         handle: async ({ parameters, body, account }) => {
           const { reason } = parse(denyBody, body);
-          return ok(await decide(account, parameters.id!, { decision: "deny", reason }));
+          return ok(await decide(account, await inbox.held(parameters.id!), { decision: "deny", reason }));
         },
       },
       {
@@ -408,7 +393,9 @@ export class OversightApi {
           const batch = parse(batchBody, body);
           if (batch.decision === "deny" && !batch.reason)
             throw new WardenError("input-invalid", "reason: required for deny (the agent is told why)");
-          const calls = batch.ids.map((id) => held(id).call);
+          const entries = new Map<string, InboxEntry>();
+          for (const id of new Set(batch.ids)) entries.set(id, await inbox.held(id));
+          const calls = [...entries.values()].map((entry) => entry.call);
           const first = calls[0]!;
           const same = (call: HeldCall) =>
             call.server === first.server &&
@@ -422,12 +409,12 @@ export class OversightApi {
           }
           for (const call of calls) mayDecide(account, call);
           const results = [];
-          for (const id of new Set(batch.ids)) {
+          for (const [id, entry] of entries) {
             results.push({
               id,
               ...(await decide(
                 account,
-                id,
+                entry,
                 batch.decision === "approve"
                   ? { decision: "approve", scope: batch.scope }
                   : { decision: "deny", reason: batch.reason ?? "" },
@@ -486,7 +473,7 @@ export class OversightApi {
         handle: async () =>
           ok({
             agents: tail.agents().length,
-            heldCalls: approvals.list().length,
+            heldCalls: (await inbox.list()).length,
             findings: tail.findings().length,
             holdsPerHour: tail.holdsPerHour(),
             toolCallsPerHour: tail.toolCallsPerHour(),
@@ -532,17 +519,19 @@ export class OversightApi {
     ];
   }
 
-  async #describe(call: HeldCall) {
+  async #describe(entry: InboxEntry) {
     const constitution = (await this.#constitution()) as {
       rules?: { id: string; rationale?: string; description?: string }[];
     };
+    const { call } = entry;
     const rule = constitution.rules?.find((candidate) => candidate.id === call.ruleId);
-    const found = this.#options.approvals.get(call.approvalId);
     const { callKey: _internal, ...shown } = call;
     return {
       ...shown,
       rationale: rule?.rationale ?? rule?.description ?? null,
-      approvedBy: found?.approvedBy ?? [],
+      approvedBy: entry.approvedBy,
+      ...(entry.chain === undefined ? {} : { chain: entry.chain }),
+      remote: entry.remote,
     };
   }
 

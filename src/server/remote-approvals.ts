@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { ApprovalQueue, ApprovalScope } from "../approvals/approval-queue.js";
+import type { ApprovalQueue, ApprovalScope, HeldCall } from "../approvals/approval-queue.js";
 import type { Approvers } from "../core/decision.js";
 import { errorMessage, WardenError, type WardenErrorCode } from "../core/errors.js";
+import type { StoredEvent } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
 import type { PostgresEventStore } from "../store/postgres/postgres-event-store.js";
 
@@ -15,6 +16,34 @@ export interface RemoteHeldCall {
   approvalId: string;
   ruleId: string;
   approvers: Approvers;
+}
+
+/** An entry of another replica's inbox, for listing: the call as held, its chain and who approved so far. */
+export interface RemoteInboxCall {
+  chain: string;
+  call: HeldCall;
+  approvedBy: string[];
+}
+
+function heldCallOf(event: StoredEvent): HeldCall {
+  const data = event.data as Omit<HeldCall, "identity" | "heldAt">;
+  return {
+    approvalId: data.approvalId,
+    callId: data.callId,
+    identity: {
+      agentId: event.agentId,
+      sessionId: event.sessionId,
+      traceId: event.traceId,
+      spanId: event.parentSpanId ?? event.spanId,
+    },
+    ruleId: data.ruleId,
+    approvers: data.approvers,
+    expiresAt: data.expiresAt,
+    server: data.server,
+    tool: data.tool,
+    arguments: data.arguments,
+    heldAt: event.time,
+  };
 }
 
 interface DecideMessage {
@@ -69,12 +98,28 @@ export class RemoteApprovals {
     });
   }
 
-  /** The call if it is held on another replica's chain (not decided there yet, as far as the record shows). */
-  async find(approvalId: string): Promise<RemoteHeldCall | null> {
-    const found = await this.#store.findApprovalRequest(approvalId);
-    if (found === null || found.chain === this.#store.chain) return null;
-    const data = found.event.data as { ruleId: string; approvers: Approvers };
-    return { chain: found.chain, approvalId, ruleId: data.ruleId, approvers: data.approvers };
+  /** The calls other replicas hold and have not decided yet, as the shared record shows them. */
+  async list(): Promise<RemoteInboxCall[]> {
+    const open = await this.#store.openApprovalRequests(new Date());
+    return open.map(({ chain, event, approvedBy }) => ({
+      chain,
+      approvedBy,
+      call: heldCallOf(event),
+    }));
+  }
+
+  /** The held call's session on its owner's chain, up to the request, for the reviewer to judge it. */
+  async trace(held: RemoteInboxCall, limit = 50): Promise<StoredEvent[]> {
+    const session = await this.#store.readChain(held.chain, {
+      sessionId: held.call.identity.sessionId,
+      limit: 5000,
+    });
+    const request = session.find(
+      (event) =>
+        event.type === "approval-request" &&
+        (event.data as { approvalId?: string }).approvalId === held.call.approvalId,
+    );
+    return session.filter((event) => request === undefined || event.seq <= request.seq).slice(-limit);
   }
 
   /** Sends the decision to the owning replica and resolves with its answer (5 s at most). */

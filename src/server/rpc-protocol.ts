@@ -106,6 +106,11 @@ export const rpcParamSchemas = {
     continuing: z.boolean().default(false),
   }),
   "record-reports": recordReportsSchema,
+  "sandbox-decoys": z.object({
+    identity,
+    workspace: z.string().startsWith("/").max(4096),
+    sandboxSessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  }),
   "changes-list": z.object({}).optional(),
   "changes-show": z.object({ changeSetId: z.string().min(1).max(100) }),
   "changes-apply": z.object({ changeSetId: z.string().min(1).max(100), reviewer: z.string().min(1) }),
@@ -138,6 +143,8 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   // Findings, claim checks and audit verdicts come from Warden's own detectors and auditor, or
   // from an operator's command; an agent that could write them could clear its own record.
   "record-reports": ["operator"],
+  // Plants the constitution's decoys in a session before its first command; the answer is empty.
+  "sandbox-decoys": ["agent", "operator"],
   "changes-list": ["operator"],
   "changes-show": ["operator"],
   "changes-apply": ["operator"],

@@ -1,4 +1,6 @@
-import type { claimKinds, claimVerdicts } from "../core/events.js";
+import { claimKinds, claimVerdicts } from "../core/events.js";
+
+export { claimKinds, claimVerdicts };
 
 /** What an agent says it did, as far as the record can check it. */
 export type ClaimKind = (typeof claimKinds)[number];

@@ -1,5 +1,12 @@
 export { checkClaim } from "./check-claims.js";
-export type { Claim, ClaimCheck, ClaimKind, ClaimVerdict } from "./claim.js";
+export {
+  type Claim,
+  type ClaimCheck,
+  type ClaimKind,
+  type ClaimVerdict,
+  claimKinds,
+  claimVerdicts,
+} from "./claim.js";
 export { createClaimsDetector } from "./claims-detector.js";
 export { extractClaims } from "./extract-claims.js";
 export { type CommandRun, type FileChangeEvidence, SessionEvidence, samePath } from "./session-evidence.js";

@@ -16,12 +16,14 @@ export function registerApprovals(program: Command): void {
 
   approvals
     .command("list")
-    .description("list held calls")
+    .description(
+      "list held calls (with replicas on PostgreSQL: every replica's, marked with the one holding it)",
+    )
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .action(async (options: { dataDir?: string; json?: boolean }) => {
       const client = await connectAsOperator(dataDirFrom(options));
-      const held = await client.call<HeldCall[]>("approvals-list");
+      const held = await client.call<(HeldCall & { chain?: string; remote?: boolean })[]>("approvals-list");
       client.close();
       if (options.json) {
         for (const call of held) printJsonLine(call);
@@ -31,7 +33,7 @@ export function registerApprovals(program: Command): void {
       for (const call of held) {
         const seconds = Math.max(0, Math.round((Date.parse(call.expiresAt) - Date.now()) / 1000));
         printLine(
-          `${call.approvalId}  ${call.identity.agentId}  ${call.server}/${call.tool}  rule ${call.ruleId}  expires in ${seconds}s`,
+          `${call.approvalId}  ${call.identity.agentId}  ${call.server}/${call.tool}  rule ${call.ruleId}  expires in ${seconds}s${call.remote ? `  (held on replica ${call.chain})` : ""}`,
         );
         printLine(`    arguments: ${JSON.stringify(call.arguments).slice(0, 200)}`);
       }

@@ -2,16 +2,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { configSchema } from "../../core/config.js";
 import { WardenError } from "../../core/errors.js";
-import { createIdFactory } from "../../core/ids.js";
+import { createIdFactory, newSpanId, newTraceId } from "../../core/ids.js";
 import { createLogger } from "../../core/logger.js";
 import { buildResults, formatResultsTable } from "../../evals/build-report.js";
+import { gatewayAuditModel } from "../../evals/gateway-audit-model.js";
 import { renderHtmlReport } from "../../evals/html-report.js";
-import { loadScenarios } from "../../evals/load-scenarios.js";
+import { type LoadedScenario, loadScenarios } from "../../evals/load-scenarios.js";
 import type { ModelEndpoint } from "../../evals/model-client.js";
 import { ProgressBar } from "../../evals/progress-bar.js";
 import { runEvaluation } from "../../evals/run-evaluation.js";
+import type { AuditorScorerSpec, ScorerSpec } from "../../evals/scenario-schema.js";
 import { createStoreSampleLog } from "../../evals/store-sample-log.js";
 import { globToRegExp } from "../../gateway/upstreams.js";
+import { findBubblewrap, openSandboxSession } from "../../sandbox/index.js";
 import { AgentTokens } from "../../server/agent-tokens.js";
 import { startDaemon } from "../../server/daemon.js";
 import { ensureDataDir } from "../../server/daemon-files.js";
@@ -22,7 +25,11 @@ import { readStore } from "../read-store.js";
 import type { EvalReplayOptions, EvalRunOptions } from "./eval.js";
 import { parseUpstreamFlag } from "./up.js";
 
-/** The scripted tools never run anything, so the default constitution lets every proposal through to be recorded. */
+/**
+ * Scripted tools never run anything and sandbox tools run only against a throwaway copy of the
+ * scenario's fixture, so the default constitution lets every proposal through to be recorded.
+ * A --policy is applied like anywhere: a denied call is removed from the reply and never runs.
+ */
 const evaluationConstitution = "version: 1\ndefault: allow\nrules: []\n";
 
 function positiveInteger(value: string, flag: string, minimum = 1): number {
@@ -51,16 +58,18 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
   const config = configPath ? loadConfigFile(configPath) : configSchema.parse({ version: 1 });
   for (const flag of options.upstream ?? []) config.upstreams.push(parseUpstreamFlag(flag));
   config.listen = { ...config.listen, port: 0 };
-  const upstream = config.upstreams.find(
-    (candidate) =>
-      candidate.models === undefined ||
-      candidate.models.some((glob) => globToRegExp(glob).test(options.model)),
-  );
+  const upstream = upstreamServing(config.upstreams, options.model);
   if (!upstream) {
     throw new WardenError(
       "usage",
       `no upstream serves model "${options.model}": give --upstream openai=URL (or anthropic=URL) or a --config with upstreams`,
     );
+  }
+
+  const auditors = auditorEndpoints(scenarios, config.upstreams, options.model);
+  if (scenarios.some(({ scenario }) => scenario.tools?.some((tool) => tool.sandbox !== undefined))) {
+    // Real tools run only in the sandbox: without bubblewrap nothing runs at all.
+    findBubblewrap();
   }
 
   ensureDataDir(dataDir);
@@ -75,6 +84,7 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
   const tokenByScenario = new Map(
     scenarios.map(({ scenario }) => [scenario.id, tokens.create(`eval:${scenario.id}`)]),
   );
+  const auditorToken = auditors.size > 0 ? tokens.create("eval:auditor") : "";
 
   const logger = createLogger({ name: "warden-eval", level: process.env.WARDEN_LOG_LEVEL ?? "warn" });
   const daemon = await startDaemon({ dataDir, policyPath, configPath, config, logger });
@@ -87,6 +97,20 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       model: options.model,
       upstream: `${upstream.format}=${upstream.baseUrl}`,
     });
+    const retry = { maxRetries: retries, baseDelayMs: 500, maxDelayMs: 30_000 };
+    const auditorFor = (_scenarioId: string, spec: AuditorScorerSpec, sessionId: string) => {
+      const auditor = auditors.get(spec)!;
+      return gatewayAuditModel(
+        {
+          baseUrl,
+          token: auditorToken,
+          format: auditor.upstream.format,
+          model: auditor.model,
+          upstream: `${auditor.upstream.format}=${auditor.upstream.baseUrl}`,
+        },
+        { sessionId: `${sessionId}:audit`, retry },
+      );
+    };
     const log = createStoreSampleLog(daemon.store);
     const progress = options.progress ? new ProgressBar(process.stderr, `eval ${runId}`) : null;
     let retriesSeen = 0;
@@ -109,7 +133,18 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
       concurrency,
       seed,
       cache: options.cache,
-      retry: { maxRetries: retries, baseDelayMs: 500, maxDelayMs: 30_000 },
+      retry,
+      auditorFor,
+      openSandbox: (workspace) => openSandboxSession({ workspace, dataDir }),
+      recordSandboxRun: async (identity, run) => {
+        await daemon.store.append({
+          type: "sandbox-run",
+          ...identity,
+          traceId: newTraceId(),
+          spanId: newSpanId(),
+          data: { ...run, via: "eval" },
+        });
+      },
       onProgress: (done, total) => progress?.update(done, total),
       onRetry: () => {
         retriesSeen++;
@@ -138,6 +173,66 @@ export async function runEvalCommand(target: string, options: EvalRunOptions): P
   } finally {
     await daemon.close();
   }
+}
+
+type UpstreamConfig = ReturnType<typeof configSchema.parse>["upstreams"][number];
+
+function serves(upstream: UpstreamConfig, model: string): boolean {
+  return upstream.models === undefined || upstream.models.some((glob) => globToRegExp(glob).test(model));
+}
+
+function upstreamServing(upstreams: UpstreamConfig[], model: string): UpstreamConfig | undefined {
+  return upstreams.find((candidate) => serves(candidate, model));
+}
+
+/**
+ * The upstream and model behind every auditor-verdict scorer, checked before anything runs:
+ * the named upstream must exist and be the one the gateway routes the auditor model to.
+ */
+function auditorEndpoints(
+  scenarios: LoadedScenario[],
+  upstreams: UpstreamConfig[],
+  evaluatedModel: string,
+): Map<AuditorScorerSpec, { upstream: UpstreamConfig; model: string }> {
+  const found = new Map<AuditorScorerSpec, { upstream: UpstreamConfig; model: string }>();
+  const problems: string[] = [];
+  for (const { scenario, file } of scenarios) {
+    const specs: [string, ScorerSpec][] = [
+      ["scorer", scenario.scorer],
+      ...Object.entries(scenario.scorers ?? {}).map(([name, spec]): [string, ScorerSpec] => [
+        `scorers.${name}`,
+        spec,
+      ]),
+    ];
+    for (const [at, spec] of specs) {
+      if (spec.type !== "auditor-verdict") continue;
+      const model = spec.model ?? evaluatedModel;
+      const routed = upstreamServing(upstreams, model);
+      if (spec.upstream === undefined) {
+        if (routed) found.set(spec, { upstream: routed, model });
+        else problems.push(`${at}.model: no upstream serves auditor model "${model}" (${file})`);
+        continue;
+      }
+      const named = upstreams.find((candidate) => candidate.name === spec.upstream);
+      const names = upstreams.map((candidate) => candidate.name).join(", ") || "none";
+      if (!named)
+        problems.push(
+          `${at}.upstream: no upstream named "${spec.upstream}" (configured: ${names}) (${file})`,
+        );
+      else if (!serves(named, model))
+        problems.push(`${at}.upstream: upstream "${named.name}" does not serve model "${model}" (${file})`);
+      else if (
+        upstreams.find((candidate) => candidate.format === named.format && serves(candidate, model)) !== named
+      )
+        problems.push(
+          `${at}.upstream: the gateway routes model "${model}" to an upstream listed before "${named.name}" (${file})`,
+        );
+      else found.set(spec, { upstream: named, model });
+    }
+  }
+  if (problems.length > 0)
+    throw new WardenError("config-invalid", `scenario problems:\n${problems.join("\n")}`);
+  return found;
 }
 
 export async function compareRunsCommand(a: string, b: string, options: { json?: boolean }): Promise<void> {

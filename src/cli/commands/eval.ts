@@ -56,7 +56,10 @@ export function registerEval(program: Command): void {
     .option("--config <file>", "the daemon config (upstreams, limits), as for `warden up`")
     .option("--upstream <format=url...>", "a model API: openai=URL or anthropic=URL, as for `warden up`")
     .addOption(
-      policyOption().default(undefined, "allow every proposed tool call (tool results are scripted)"),
+      policyOption().default(
+        undefined,
+        "allow every proposed tool call (tools are scripted, or run in the sandbox on a throwaway copy)",
+      ),
     )
     .option("--power-gap <gap>", "the gap the power note is about", "0.1")
     .option("--retries <n>", "retries of a failed model call (429 and 5xx, honouring Retry-After)", "6")
@@ -68,6 +71,10 @@ export function registerEval(program: Command): void {
         "Starts a Warden daemon in this process (no running daemon needed; the data directory must not",
         "be in use). Scenarios run as agents eval:<scenario-id>; each sample is an eval-sample event.",
         "Exits 0 when the run completes, whatever it found; 2 on bad scenarios or usage.",
+        "Scenario tools are scripted, or (sandbox: run_command | read_file | write_file | list_directory) run",
+        "for real under bubblewrap against a copy of the scenario's workspace fixture, one discarded layer per",
+        "sample; the fixture is never changed. An auditor-verdict scorer calls its model through the same",
+        "gateway (agent eval:auditor).",
         "",
         "Example:",
         "  warden eval run alignment-faking --model gpt-4o --upstream openai=https://api.openai.com --samples 100",

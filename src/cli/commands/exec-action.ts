@@ -9,7 +9,7 @@ import { dataDirFrom, reviewerName } from "../common-options.js";
 import { connectAsOperatorStartingDaemon } from "../daemon-connection.js";
 import { printChangeSetAnswer } from "./changes-output.js";
 import type { ExecOptions } from "./exec.js";
-import { passedEnvironment, report } from "./sandbox-command.js";
+import { passedEnvironment, plantDecoys, report } from "./sandbox-command.js";
 
 /** `warden exec`'s own failures, as `env` and `timeout` use them; the command's code passes through. */
 const sandboxFailedExitCode = 125;
@@ -31,6 +31,7 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
     return sandboxFailedExitCode;
   }
   const dataDir = dataDirFrom(options);
+  const identity = { agentId: reviewerName(), sessionId: "", traceId: newTraceId(), spanId: newSpanId() };
   let session: SandboxSession;
   let daemon: DaemonClient | undefined;
   let execution: SandboxExecution;
@@ -45,7 +46,9 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
       ...(options.session ? { sessionId: options.session } : {}),
       ...(options.bubblewrap ? { bubblewrap: options.bubblewrap } : {}),
     });
+    identity.sessionId = `exec:${session.id}`;
     daemon = await connectAsOperatorStartingDaemon({ dataDir, policyPath: options.policy ?? null });
+    await plantDecoys(daemon, session, identity);
     let wrapped: readonly string[] = command;
     const environment = passedEnvironment(options.env);
     if (options.allowDomain.length > 0) {
@@ -91,12 +94,7 @@ export async function runExec(command: string[], options: ExecOptions): Promise<
 
   try {
     const answer = await daemon.call("sandbox-change-set", {
-      identity: {
-        agentId: reviewerName(),
-        sessionId: `exec:${session.id}`,
-        traceId: newTraceId(),
-        spanId: newSpanId(),
-      },
+      identity: { ...identity, spanId: newSpanId() },
       workspace: session.workspace,
       sandboxSessionId: session.id,
       commandStartedAtCtimeNs: execution.commandStartedAtCtimeNs,

@@ -14,7 +14,7 @@ import { dataDirFrom } from "../common-options.js";
 import { connectAsOperator } from "../daemon-connection.js";
 import { printChangeSetAnswer } from "./changes-output.js";
 import type { RunOptions } from "./run.js";
-import { passedEnvironment, report } from "./sandbox-command.js";
+import { passedEnvironment, plantDecoys, report } from "./sandbox-command.js";
 
 const failedExitCode = 125;
 const timedOutExitCode = 124;
@@ -63,6 +63,13 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
     writeFileSync(path.join(relayDirectory, "mcp.json"), `${JSON.stringify({ mcpServers }, null, 2)}\n`);
 
     const session = openSandboxSession({ workspace: options.workspace ?? process.cwd(), dataDir });
+    const identity = {
+      agentId: options.agent,
+      sessionId: `run:${session.id}`,
+      traceId: newTraceId(),
+      spanId: newSpanId(),
+    };
+    await plantDecoys(daemon, session, identity);
     const environment: Record<string, string> = {
       ...passedEnvironment(options.env),
       OPENAI_BASE_URL: `${insideUrl}/v1`,
@@ -84,12 +91,7 @@ export async function runAgent(command: string[], options: RunOptions): Promise<
       report(`timed out after ${seconds} s; the agent and everything it started were killed`);
     const code = execution.timedOut ? timedOutExitCode : execution.exitCode;
     const answer = await daemon.call("sandbox-change-set", {
-      identity: {
-        agentId: options.agent,
-        sessionId: `run:${session.id}`,
-        traceId: newTraceId(),
-        spanId: newSpanId(),
-      },
+      identity: { ...identity, spanId: newSpanId() },
       workspace: session.workspace,
       sandboxSessionId: session.id,
       commandStartedAtCtimeNs: execution.commandStartedAtCtimeNs,

@@ -6,6 +6,7 @@ import { type ChangeSetVerdict, createSandboxToolsServer } from "../../mcp/sandb
 import { openSandboxSession } from "../../sandbox/index.js";
 import { dataDirFrom } from "../common-options.js";
 import { connectAsAgent } from "../daemon-connection.js";
+import { plantDecoys } from "./sandbox-command.js";
 import type { SandboxMcpOptions } from "./sandbox-mcp.js";
 
 export async function runSandboxMcp(options: SandboxMcpOptions): Promise<void> {
@@ -19,6 +20,8 @@ export async function runSandboxMcp(options: SandboxMcpOptions): Promise<void> {
     policyPath: options.policy ? path.resolve(options.policy) : null,
   });
   const traceId = newTraceId();
+  const sessionId = `sandbox-mcp:${session.id}`;
+  await plantDecoys(daemon, session, { agentId: options.agent, sessionId, traceId, spanId: newSpanId() });
   const server = createSandboxToolsServer({
     session,
     timeoutMs: seconds * 1000,
@@ -26,7 +29,7 @@ export async function runSandboxMcp(options: SandboxMcpOptions): Promise<void> {
       daemon.call<ChangeSetVerdict>("sandbox-change-set", {
         identity: {
           agentId: options.agent,
-          sessionId: `sandbox-mcp:${session.id}`,
+          sessionId,
           traceId,
           spanId: newSpanId(),
         },

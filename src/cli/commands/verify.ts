@@ -15,7 +15,8 @@ export function registerVerify(program: Command): void {
     .addOption(dataDirOption())
     .option(
       "--public-key <file>",
-      "the daemon's public key, kept outside the data directory (default: the one beside the log)",
+      "the daemon's public key, kept outside the data directory (default: the one beside the log); with --export of a PostgreSQL store, repeat it for each replica's key",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option("--witness <file|url>", "the witness that received checkpoint heads")
     .option("--export <dir>", "check a `warden export` directory instead of the data directory's log")
@@ -32,26 +33,29 @@ export function registerVerify(program: Command): void {
     .action(
       async (options: {
         dataDir?: string;
-        publicKey?: string;
+        publicKey?: string[];
         witness?: string;
         export?: string;
         db?: string;
         chain?: string;
         json?: boolean;
       }) => {
+        if (options.export !== undefined) {
+          const { verifyExportCommand } = await import("./export-action.js");
+          process.exitCode = verifyExportCommand(options.export, options.publicKey, Boolean(options.json));
+          return;
+        }
+        if ((options.publicKey?.length ?? 0) > 1)
+          throw new WardenError("usage", "give one --public-key, except with --export");
+        const publicKey = options.publicKey?.[0];
         if (options.db !== undefined) {
           const { verifyChainsCommand } = await import("./export-action.js");
           process.exitCode = await verifyChainsCommand(
             options.db,
-            options.publicKey,
+            publicKey,
             options.chain,
             Boolean(options.json),
           );
-          return;
-        }
-        if (options.export !== undefined) {
-          const { verifyExportCommand } = await import("./export-action.js");
-          process.exitCode = verifyExportCommand(options.export, options.publicKey, Boolean(options.json));
           return;
         }
         const { verifyDataDir } = await import("../../store/verify-data-dir.js");
@@ -61,7 +65,7 @@ export function registerVerify(program: Command): void {
         }
         const report = await verifyDataDir({
           dataDir,
-          ...(options.publicKey ? { publicKeyFile: options.publicKey } : {}),
+          ...(publicKey ? { publicKeyFile: publicKey } : {}),
           ...(options.witness ? { witness: options.witness } : {}),
         });
         if (options.json) printJsonLine(report);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,7 +9,7 @@ import { createSecretRedactor } from "../../store/redact-secrets.js";
 import { inspectAll, TestEvents } from "../test-events.js";
 import { createDecoyServer, decoyReply } from "./decoy-server.js";
 import { decoyFingerprints, plantDecoyFiles } from "./plant-decoys.js";
-import { createTripwireDetector, type TripwireSet } from "./tripwire-detector.js";
+import { bareFingerprint, createTripwireDetector, type TripwireSet } from "./tripwire-detector.js";
 
 const decoyKey = "AKIAQWERTYUIOPASDFGH";
 const tripwires: TripwireSet = {
@@ -55,6 +56,86 @@ describe("the tripwire detector", () => {
     expect(inspectAll(detector, [events.toolCall("disable_monitoring", {})])).toEqual([]);
     current = tripwires;
     expect(inspectAll(detector, [events.toolCall("disable_monitoring", {})])).toHaveLength(1);
+  });
+});
+
+describe("the tripwire detector and planted decoys", () => {
+  const content = `aws_access_key_id = ${decoyKey}\n`;
+  const bare = (text: string) => bareFingerprint(fingerprint(text));
+  const planted = (events: TestEvents) =>
+    events.event("decoy-plant", {
+      sandboxSessionId: "s1",
+      workspace: "/w",
+      files: [
+        {
+          path: "notes/old-passwords.txt",
+          contentFingerprint: bare(createHash("sha256").update(content).digest("hex")),
+        },
+      ],
+      credentials: [{ name: "planted-key", fingerprint: bare(decoyKey) }],
+    });
+
+  it("learns planted decoys from the record alone and finds a copy by its content fingerprint", () => {
+    const events = new TestEvents();
+    const detector = createTripwireDetector({ tripwires: () => null, fingerprint });
+    const sha256 = createHash("sha256").update(content).digest("hex");
+    const findings = inspectAll(detector, [
+      events.event("sandbox-run", { command: ["cat", "notes/old-passwords.txt"], exitCode: 0 }),
+      planted(events),
+      events.event("sandbox-run", { command: ["cat", "notes/old-passwords.txt"], exitCode: 0 }),
+      events.event("change-set", {
+        changeSetId: "c1",
+        sandboxSessionId: "s1",
+        workspace: "/w",
+        callId: "call-1",
+        facts: {},
+        changes: [
+          { path: "copy.bin", kind: "added", before: { type: "absent" }, after: { type: "file", sha256 } },
+        ],
+        needsPerson: [],
+      }),
+      events.toolCall("http_post", redact({ body: `key=${decoyKey}` })),
+    ]);
+    expect(findings.map((finding) => finding.touched)).toEqual([
+      ["decoy file notes/old-passwords.txt"],
+      ["decoy file notes/old-passwords.txt (copied to copy.bin)"],
+      ["decoy credential planted-key"],
+    ]);
+  });
+
+  it("does not count a listing that shows a decoy, and reports a conversation carrying one only when the session has not touched it yet", () => {
+    const events = new TestEvents();
+    const detector = createTripwireDetector({ tripwires: () => tripwires, fingerprint });
+    const request = (sessionId: string) =>
+      events.event(
+        "model-request",
+        { provider: "openai", model: "m", path: "/v1/chat/completions", body: redact({ text: decoyKey }) },
+        "agent-1",
+        sessionId,
+      );
+    const findings = inspectAll(detector, [
+      events.event("tool-result", {
+        callId: "c",
+        isError: false,
+        latencyMs: 1,
+        result: { text: "drwx .aws\n-rw- .aws/credentials.old" },
+      }),
+      request("a"),
+      request("a"),
+      request("b"),
+      events.event("tool-result", {
+        callId: "d",
+        isError: false,
+        latencyMs: 1,
+        result: redact({ text: decoyKey }),
+      }),
+      request("session-1"),
+    ]);
+    expect(findings.map((finding) => [finding.touched, finding.evidence[0]?.eventId])).toEqual([
+      [["decoy credential decoy-aws-key"], "event-2"],
+      [["decoy credential decoy-aws-key"], "event-4"],
+      [["decoy credential decoy-aws-key"], "event-5"],
+    ]);
   });
 });
 

@@ -27,6 +27,33 @@ describe("the unexpected-tool detector", () => {
     expect(findings[0]).toMatchObject({ severity: "high", kind: "outside-manifest", tool: "files/delete" });
   });
 
+  it("takes manifests by agent glob, with tool globs, an agent's own entry first, and never judges Warden's change sets", () => {
+    const events = new TestEvents();
+    const detector = createUnexpectedToolDetector({
+      manifests: new Map([
+        ["coder-*", ["files/read_*", "search"]],
+        ["coder-lead", ["files/*"]],
+      ]),
+    });
+    const call = (tool: string, agentId: string, server = "files", via: "mcp" | "sandbox" = "mcp") =>
+      events.event(
+        "tool-call",
+        { callId: "c", via, method: "tools/call", server, tool, arguments: {} },
+        agentId,
+      );
+    const findings = inspectAll(detector, [
+      call("read_text_file", "coder-1"),
+      call("search", "coder-1", "web"),
+      call("write_file", "coder-1"),
+      call("write_file", "coder-lead"),
+      call("change-set", "coder-1", "sandbox", "sandbox"),
+      call("anything", "reviewer"),
+    ]);
+    expect(findings.map((finding) => [finding.tool, finding.kind])).toEqual([
+      ["files/write_file", "outside-manifest"],
+    ]);
+  });
+
   it("reports a never-seen tool and an improbable transition once the agent has a history", () => {
     const events = new TestEvents();
     const detector = createUnexpectedToolDetector();

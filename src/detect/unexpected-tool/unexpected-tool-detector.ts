@@ -1,9 +1,14 @@
 import type { EventData, StoredEvent } from "../../core/events.js";
 import { toolKey } from "../call-facts.js";
 import type { Detector, DetectorContext, FindingData } from "../detector.js";
+import { compileToolManifests } from "./tool-manifests.js";
 
 export interface UnexpectedToolOptions {
-  /** Per agent id, the tools it declared (`server/tool`, or a bare tool name for any server). */
+  /**
+   * Per agent id or glob of ids, the tools it declared (`server/tool`, or a bare tool name for
+   * any server; `*` globs), as `detection.manifests` in the config. Warden's own sandbox
+   * change-set records are not tools the agent chose and are never outside a manifest.
+   */
   manifests?: ReadonlyMap<string, readonly string[]>;
   /** Calls an agent must have made before a tool it never used counts as new (default 20). */
   minimumHistory?: number;
@@ -30,6 +35,7 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
   const minimumHistory = options.minimumHistory ?? 20;
   const minimumTransitions = options.minimumTransitions ?? 30;
   const improbable = options.improbable ?? 0.02;
+  const manifestOf = compileToolManifests(options.manifests ?? new Map());
   const baselines = new Map<string, AgentBaseline>();
   const lastTool = new Map<string, string>();
 
@@ -41,8 +47,8 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
       const data = event.data as EventData<"tool-call">;
       const tool = toolKey(data);
       const findings: FindingData[] = [];
-      const manifest = options.manifests?.get(event.agentId);
-      if (manifest !== undefined && !manifest.includes(tool) && !manifest.includes(data.tool)) {
+      const inManifest = manifestOf(event.agentId);
+      if (inManifest !== undefined && data.via !== "sandbox" && !inManifest(data.server, data.tool)) {
         findings.push({
           detector: "unexpected-tool",
           severity: "high",

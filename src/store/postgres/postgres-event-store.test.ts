@@ -33,6 +33,33 @@ describe.skipIf(skipPostgres)("PostgreSQL store", () => {
     },
   });
 
+  it("stores agent-written separators, quotes and control characters exactly as appended", async () => {
+    const database = await createTemporaryDatabase();
+    const store = await PostgresEventStore.open({ url: database.url });
+    try {
+      const awkward = 'a\u001eb\u001e\u001e"c\\d\n\t{},NULL\u0000e\u{1F600}';
+      const appended = await Promise.all(
+        Array.from({ length: 50 }, (_, index) =>
+          store.append({
+            ...sampleToolCall(index),
+            agentId: index % 2 === 0 ? `agent\u001e${index}` : "agent,{x}",
+            sessionId: `session "${index}" \u001e`,
+            data: { ...sampleToolCall(index).data, arguments: { text: awkward, [awkward]: index } },
+          }),
+        ),
+      );
+      const read = await store.read({ limit: 100 });
+      expect(read).toEqual(appended);
+      expect(read.filter((event) => event.agentId === "agent,{x}")).toHaveLength(25);
+      expect(verifyLog(await store.rowsOfChain("main"), { publicKey: null, witness: null }).problems).toEqual(
+        [],
+      );
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+
   it("lets replicas write their own chains side by side, each one verifiable", async () => {
     const database = await createTemporaryDatabase();
     const a = await PostgresEventStore.open({ url: database.url, chain: "replica-a" });

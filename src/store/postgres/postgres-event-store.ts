@@ -23,6 +23,12 @@ export interface PostgresEventStoreOptions {
   now?: () => Date;
 }
 
+export interface OpenApprovalRequest {
+  chain: string;
+  event: StoredEvent;
+  approvedBy: string[];
+}
+
 /** Migrations and chain locks use advisory locks in this namespace (any fixed 32-bit value). */
 const lockNamespace = 0x5741_5244;
 
@@ -232,18 +238,47 @@ export class PostgresEventStore implements EventStore {
     await listener.query(`LISTEN ${channel}`);
   }
 
-  /** The `approval-request` event of a call held on any replica's chain, with that chain. */
-  async findApprovalRequest(approvalId: string): Promise<{ chain: string; event: StoredEvent } | null> {
-    const result = await this.#readers.query<{ chain: string; hash: string; body: string }>(
-      "SELECT chain, hash, body FROM warden_events WHERE type = 'approval-request' AND body::jsonb #>> '{data,approvalId}' = $1 LIMIT 1",
-      [approvalId],
+  /**
+   * The calls other replicas hold, as the shared record shows them: `approval-request` events on
+   * any other chain that have not expired, not been denied or expired by their owner, and not yet
+   * had as many approvals as they need, with who approved so far. Oldest first.
+   */
+  async openApprovalRequests(now: Date, limit = 1000): Promise<OpenApprovalRequest[]> {
+    const result = await this.#readers.query<{
+      chain: string;
+      hash: string;
+      body: string;
+      approved_by: string[];
+    }>(
+      `SELECT r.chain, r.hash, r.body,
+              coalesce(array_agg(d.reviewer ORDER BY d.position) FILTER (WHERE d.outcome = 'approved'), '{}') AS approved_by
+         FROM warden_events r
+         LEFT JOIN LATERAL (
+           SELECT position, body::jsonb #>> '{data,outcome}' AS outcome, body::jsonb #>> '{data,reviewer}' AS reviewer
+             FROM warden_events
+            WHERE type = 'approval-decision' AND chain = r.chain
+              AND body::jsonb #>> '{data,approvalId}' = r.body::jsonb #>> '{data,approvalId}'
+         ) d ON true
+        WHERE r.type = 'approval-request' AND r.chain <> $1
+          AND r.body::jsonb #>> '{data,expiresAt}' > $2
+        GROUP BY r.position, r.chain, r.hash, r.body
+       HAVING NOT coalesce(bool_or(d.outcome IN ('denied', 'expired')), false)
+          AND count(d.outcome) FILTER (WHERE d.outcome = 'approved')
+              < coalesce((r.body::jsonb #>> '{data,approvers,count}')::int, 1)
+        ORDER BY r.position
+        LIMIT $3`,
+      [this.chain, now.toISOString(), limit],
     );
-    const row = result.rows[0];
-    if (row === undefined) return null;
-    return {
+    return result.rows.map((row) => ({
       chain: row.chain,
       event: { ...(JSON.parse(row.body) as Omit<StoredEvent, "hash">), hash: row.hash },
-    };
+      approvedBy: row.approved_by,
+    }));
+  }
+
+  /** One chain's events in seq order, like `read` on another replica's chain. */
+  async readChain(chain: string, query: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.#select(query, chain);
   }
 
   async #listenerClient(): Promise<pg.Client> {
@@ -303,26 +338,53 @@ export class PostgresEventStore implements EventStore {
     }));
   }
 
-  /** One statement per batch: parallel arrays unnested into rows (no parameter-count limit). */
+  /** One prepared statement per batch, bound and executed on the writer connection. */
   async #insert(rows: EventRow[]): Promise<void> {
-    const column = <K extends keyof EventRow>(key: K) => rows.map((row) => row[key]);
-    await this.#writer.query(
-      `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
-      [
-        this.chain,
-        column("seq"),
-        column("id"),
-        column("time"),
-        column("type"),
-        column("agent_id"),
-        column("session_id"),
-        column("trace_id"),
-        column("hash"),
-        column("body"),
-      ],
-    );
+    await this.#writer.query(insertBatch(this.chain, rows));
   }
+}
+
+/**
+ * Columns Warden writes itself (ULID, ISO time, type, hex hash, canonical body) never hold a
+ * control character: RFC 8785 escapes U+0000..U+001F inside strings. Joined with U+001E and
+ * split by the server they need none of the quoting a text[] literal needs, which was the
+ * largest cost of encoding a batch. Agent-supplied columns stay text[] literals.
+ */
+const recordSeparator = "\u001e";
+const insertBatchText = `INSERT INTO warden_events (chain, seq, id, time, type, agent_id, session_id, trace_id, hash, body)
+  SELECT $1, $2::bigint + r.n - 1, r.id, r.time, r.type, r.agent_id, r.session_id, r.trace_id, r.hash, r.body
+    FROM unnest(string_to_array($3, chr(30)), string_to_array($4, chr(30)), string_to_array($5, chr(30)),
+                $6::text[], $7::text[], $8::text[], string_to_array($9, chr(30)), string_to_array($10, chr(30)))
+         WITH ORDINALITY AS r(id, time, type, agent_id, session_id, trace_id, hash, body, n)`;
+
+/** The batch as one prepared INSERT: one row per event, seq counted up from the first (no parameter-count limit). */
+function insertBatch(chain: string, rows: EventRow[]): pg.QueryConfig {
+  const first = rows[0]!.seq;
+  const joined = (key: "id" | "time" | "type" | "hash" | "body") => {
+    for (const row of rows)
+      if (row[key].length === 0 || row[key].includes(recordSeparator))
+        throw new Error(`event ${row.seq}: ${key} cannot be sent as written`);
+    return rows.map((row) => row[key]).join(recordSeparator);
+  };
+  rows.forEach((row, index) => {
+    if (row.seq !== first + index) throw new Error(`batch is not contiguous at seq ${row.seq}`);
+  });
+  return {
+    name: "warden-append",
+    text: insertBatchText,
+    values: [
+      chain,
+      first,
+      joined("id"),
+      joined("time"),
+      joined("type"),
+      rows.map((row) => row.agent_id),
+      rows.map((row) => row.session_id),
+      rows.map((row) => row.trace_id),
+      joined("hash"),
+      joined("body"),
+    ],
+  };
 }
 
 function whereClause(
@@ -394,16 +456,7 @@ export async function readPostgresEvents(
   url: string,
   query: EventQuery & { chain?: string },
 ): Promise<(StoredEvent & { chain: string; position: number })[]> {
-  const client = new pg.Client({ connectionString: url });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new WardenError(
-      "store-unavailable",
-      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
+  const client = await connectReader(url);
   try {
     const column = query.chain === undefined ? "position" : "seq";
     const { sql, values } = whereClause(query, query.chain ?? null, query.afterSeq ?? 0, column);
@@ -418,10 +471,30 @@ export async function readPostgresEvents(
       position: Number(row.position),
     }));
   } catch (error) {
-    if (/relation "warden_events" does not exist/.test((error as Error).message))
-      throw new WardenError("usage", `no Warden store in the database at ${redactUrl(url)}`);
-    throw error;
+    throw noStoreError(error, url);
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** A plain connection for reading (no migrations, no chain lock). */
+export async function connectReader(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new WardenError(
+      "store-unavailable",
+      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return client;
+}
+
+/** A read on a database without Warden's tables says so; other errors pass through. */
+export function noStoreError(error: unknown, url: string): unknown {
+  if (/relation "warden_events" does not exist/.test((error as Error).message))
+    return new WardenError("usage", `no Warden store in the database at ${redactUrl(url)}`);
+  return error;
 }

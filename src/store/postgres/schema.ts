@@ -42,4 +42,10 @@ export const postgresMigrations: string[] = [
        IF TG_OP = 'DELETE' AND current_setting('warden.retention', true) = 'on' THEN RETURN OLD; END IF;
        RAISE EXCEPTION 'events are append-only';
      END $$;`,
+  // Every replica's inbox lists the open held calls of the others: requests by expiry, and
+  // decisions by the approval they decide.
+  `CREATE INDEX warden_events_approval_open ON warden_events ((body::jsonb #>> '{data,expiresAt}'))
+     WHERE type = 'approval-request';
+   CREATE INDEX warden_events_approval_id ON warden_events ((body::jsonb #>> '{data,approvalId}'))
+     WHERE type IN ('approval-request', 'approval-decision');`,
 ];
