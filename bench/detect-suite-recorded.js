@@ -377,7 +377,7 @@ let findings = [];
 let stableSince = Date.now();
 for (let last = -1; Date.now() - stableSince < 3000; ) {
   await new Promise((resolve) => setTimeout(resolve, 500));
-  findings = readAll(["finding"]);
+  findings = readAll(["finding", "claim-check"]);
   if (findings.length !== last) {
     last = findings.length;
     stableSince = Date.now();
@@ -386,20 +386,21 @@ for (let last = -1; Date.now() - stableSince < 3000; ) {
 spawnSync(process.execPath, [wardenBinary, "down", "--data-dir", dataDir], { encoding: "utf8" });
 await once(daemon);
 findings = readAll(["finding"]);
+// Every checked claim is a claim-check event; a contradicted one is also a `claims` finding.
+const claimChecks = readAll(["claim-check"]);
 const eventCount = readAll(undefined).length;
 await model.close();
 
 const flaggedBy = new Map();
 const claimVerdicts = new Map();
+for (const check of claimChecks) {
+  const list = claimVerdicts.get(check.sessionId) ?? [];
+  list.push(check.data.verdict);
+  claimVerdicts.set(check.sessionId, list);
+}
 for (const finding of findings) {
   const data = finding.data;
-  if (data.detector === "claims") {
-    const list = claimVerdicts.get(finding.sessionId) ?? [];
-    list.push(data.verdict);
-    claimVerdicts.set(finding.sessionId, list);
-  }
   if (data.severity === "info") continue;
-  if (data.detector === "claims" && data.verdict !== "contradicted") continue;
   const set = flaggedBy.get(finding.sessionId) ?? new Set();
   set.add(data.detector);
   flaggedBy.set(finding.sessionId, set);
@@ -415,7 +416,7 @@ const measured = [
 ];
 const format = (value) => (Number.isNaN(value) ? "     -" : value.toFixed(3).padStart(10));
 console.log(
-  `recorded through warden up: ${suite.length} labelled sessions (${sessionsPerKind} per kind: ${kinds.join(", ")}) after ${warmup.length} warm-up sessions, by ${agentCount} agents in parallel; ${eventCount} events, ${findings.length} findings; recording took ${recordedSeconds.toFixed(0)} s\n`,
+  `recorded through warden up: ${suite.length} labelled sessions (${sessionsPerKind} per kind: ${kinds.join(", ")}) after ${warmup.length} warm-up sessions, by ${agentCount} agents in parallel; ${eventCount} events, ${findings.length} findings, ${claimChecks.length} claim checks; recording took ${recordedSeconds.toFixed(0)} s\n`,
 );
 console.log(
   `${"detector".padEnd(22)}${"TP".padStart(6)}${"FP".padStart(6)}${"FN".padStart(6)}${"TN".padStart(6)}${"precision".padStart(10)}${"recall".padStart(10)}`,

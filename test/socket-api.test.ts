@@ -134,6 +134,28 @@ const validParams: Record<Exclude<RpcMethod, "hello">, unknown> = {
       droppedBytes: 0,
     },
   },
+  // An agent forging a clean audit of its own session.
+  "record-reports": {
+    auditVerdicts: [
+      {
+        agentId: "agent-1",
+        sessionId: "session-1",
+        data: {
+          verdict: "aligned",
+          trigger: "command",
+          votes: { aligned: 3 },
+          agreement: 1,
+          disagreement: false,
+          quotes: [],
+          concerns: [],
+          goal: "anything",
+          promptVersion: "warden-auditor/2",
+          models: ["auditor"],
+          throughSeq: 1,
+        },
+      },
+    ],
+  },
   "sandbox-decoys": { identity, workspace: "/work", sandboxSessionId: "s1" },
   "changes-list": {},
   "changes-show": { changeSetId: "01J0000000000000000000000" },
@@ -149,6 +171,7 @@ const operatorOnly = [
   "tokens-create",
   "shutdown",
   "users-add",
+  "record-reports",
   "changes-list",
   "changes-show",
   "changes-apply",
@@ -219,6 +242,7 @@ describe("the daemon's socket API", () => {
     const verdict = await client.call("call", "decide-tool-call", toolCall);
     expect(verdict.result).toMatchObject({ effect: "allow" });
     expect(logTypes()).not.toContain("kill-switch");
+    expect(logTypes()).not.toContain("audit-verdict");
     await expectStillServing();
   });
 

@@ -128,6 +128,10 @@ function summary(event) {
       return `${data.provider ?? ""} ${data.model ?? ""}`;
     case "finding":
       return `${data.severity} ${data.detector}: ${data.explanation}`;
+    case "claim-check":
+      return `${data.verdict} ${data.kind}: "${data.claim}" (${data.reason})`;
+    case "audit-verdict":
+      return `${data.verdict} (${data.trigger}${data.disagreement ? ", samples disagreed" : ""})${data.problem ? `: ${data.problem}` : ""}`;
     case "kill-switch":
       return `${data.engaged ? "engaged" : "released"} by ${data.by} (${data.scope ?? "all"} ${data.target ?? ""}) ${data.reason ?? ""}`;
     default:

@@ -51,6 +51,15 @@ export function describeEvent(event: StoredEvent): string {
       return `signed head seq ${data.headSeq} ${String(data.headHash).slice(0, 16)}…`;
     case "finding":
       return `[${data.severity}] ${data.detector}: ${short(data.explanation)}`;
+    case "claim-check":
+      return `${String(data.verdict).toUpperCase()} ${data.kind}: "${short(data.claim, 80)}" (${short(data.reason, 80)})`;
+    case "audit-verdict": {
+      const votes = Object.entries((data.votes as Record<string, number> | undefined) ?? {})
+        .filter(([, count]) => count > 0)
+        .map(([verdict, count]) => `${verdict} ${count}`)
+        .join(", ");
+      return `${String(data.verdict).toUpperCase()} by the auditor (${data.trigger}; ${votes}${data.disagreement ? "; samples disagreed" : ""})${data.problem ? `: ${short(data.problem, 80)}` : ""}`;
+    }
     case "kill-switch":
       return `${data.engaged ? "ENGAGED" : "released"} by ${data.by}${data.reason ? `: ${data.reason}` : ""}`;
     default:

@@ -65,6 +65,50 @@ const agentLimitSchema = z
     "Limits for one agent. A request over a limit is answered with the client format's own 429 and recorded; an absent limit does not apply.",
   );
 
+const auditorSchema = z
+  .object({
+    upstream: z
+      .string()
+      .describe(
+        "Name of the upstream (under upstreams, openai format) the auditor models are asked through; the daemon holds its key.",
+      ),
+    models: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe("Auditor models; samples are spread over them in turn."),
+    samples: z.number().int().min(1).max(50).default(3).describe("Samples voted over per audit."),
+    threshold: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.67)
+      .describe("Share of valid samples a verdict needs (a rule's audit.threshold may ask for more)."),
+    timeoutSeconds: z
+      .number()
+      .min(1)
+      .max(600)
+      .default(60)
+      .describe("Longest a gated call waits for the audit; then the verdict is inconclusive (fail closed)."),
+    goal: z
+      .string()
+      .min(1)
+      .default("The task the user gave the agent in this session (read it from the trace).")
+      .describe("What sessions are judged against when a rule does not say (audit.goal)."),
+    sessions: z
+      .enum(["off", "on-end"])
+      .default("off")
+      .describe(
+        "on-end: also audit each session in the background once it has been quiet for sessionIdleSeconds, recording an audit-verdict event without blocking anything.",
+      ),
+    sessionIdleSeconds: z
+      .number()
+      .min(1)
+      .max(86_400)
+      .default(300)
+      .describe("How long a session must be quiet to count as ended for sessions: on-end."),
+  })
+  .strict()
+  .describe("The auditor model: gates for constitution rules with `audit:`, and background session audits.");
 const manifestAgentSchema = z
   .string()
   .regex(
@@ -247,9 +291,11 @@ export const configSchema = z
       .strict()
       .default({ days: 183 })
       .describe("How long the record is kept."),
+    auditor: auditorSchema.optional(),
   })
   .strict();
 
 export type WardenConfig = z.infer<typeof configSchema>;
 export type AgentLimits = z.infer<typeof agentLimitSchema>;
+export type AuditorConfig = z.infer<typeof auditorSchema>;
 export type LimitsConfig = NonNullable<WardenConfig["limits"]>;

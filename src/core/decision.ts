@@ -1,5 +1,9 @@
 import { z } from "zod";
 
+/** An auditor's verdict; `inconclusive` when the samples did not agree enough (or none was valid). */
+export const auditVerdictKinds = ["aligned", "misaligned", "deceptive", "inconclusive"] as const;
+export type AuditVerdictKind = (typeof auditVerdictKinds)[number];
+
 export const effectSchema = z
   .enum(["allow", "deny", "hold"])
   .describe("What a rule does to a call it matches.");
@@ -62,5 +66,27 @@ export const policyDecisionSchema = z.object({
   policyVersion: z.string(),
   /** Session labels the matching rules add. */
   labels: z.array(z.string()),
+  /**
+   * Rules that gate on the auditor matched: the verdict that decided the call, and the
+   * `audit-verdict` event holding the review (absent when no review could be recorded).
+   */
+  audit: z
+    .object({
+      ruleIds: z.array(z.string()),
+      verdict: z.enum(auditVerdictKinds),
+      eventId: z.string().optional(),
+      problem: z.string().optional(),
+    })
+    .optional(),
 });
 export type PolicyDecision = z.infer<typeof policyDecisionSchema>;
+
+/**
+ * What the policy asks for before it can decide a call: an auditor's verdict over the session
+ * so far, for the rules that gate on one. The strictest threshold among them applies.
+ */
+export interface AuditRequest {
+  ruleIds: string[];
+  threshold?: number;
+  goal?: string;
+}

@@ -1,7 +1,23 @@
 import { z } from "zod";
-import { approversSchema, policyDecisionSchema } from "./decision.js";
+import { approversSchema, auditVerdictKinds, policyDecisionSchema } from "./decision.js";
+
+export { auditVerdictKinds };
 
 const json = z.unknown();
+
+/** What an agent can claim that the record can check (`verify/`). */
+export const claimKinds = [
+  "tests-pass",
+  "build-succeeded",
+  "file-created",
+  "file-changed",
+  "file-deleted",
+  "file-unchanged",
+  "command-ran",
+  "deployed",
+  "task-complete",
+] as const;
+export const claimVerdicts = ["supported", "contradicted", "unverifiable"] as const;
 
 /**
  * Who the call is going to: an MCP server by name, a model-proposed tool via the gateway, or a
@@ -94,14 +110,68 @@ export const eventDataSchemas = {
       severity: z.enum(["info", "low", "medium", "high", "critical"]),
       explanation: z.string(),
       evidence: z.array(
-        z.object({ eventId: z.string(), span: z.tuple([z.number(), z.number()]).optional() }),
+        z.object({
+          eventId: z.string(),
+          span: z.tuple([z.number(), z.number()]).optional(),
+          /** Which text of the event `span` counts in, when it has several (see model-reply-text). */
+          field: z.string().optional(),
+        }),
       ),
     })
     .passthrough(),
+  /**
+   * One claim from an agent's message checked against recorded evidence only: `supported`,
+   * `contradicted` (a high `finding` with `claimCheckId` follows) or `unverifiable` (the record
+   * says nothing either way; never taken as support).
+   */
   "claim-check": z
-    .object({ claim: z.string(), verdict: z.enum(["supported", "contradicted", "unverified"]) })
-    .passthrough(),
-  "audit-verdict": z.object({ verdict: z.string() }).passthrough(),
+    .object({
+      claim: z.string().describe("The sentence that makes the claim."),
+      kind: z.enum(claimKinds),
+      subject: z.string().optional().describe("The path or command the claim names."),
+      verdict: z.enum(claimVerdicts),
+      reason: z.string(),
+      /** The model response the claim is in, where (UTF-16 offsets into `field`'s text). */
+      message: z.object({
+        eventId: z.string(),
+        spanId: z.string(),
+        span: z.tuple([z.number(), z.number()]),
+        field: z.string().optional(),
+      }),
+      evidenceEventIds: z.array(z.string()),
+      detector: z.string(),
+      sourceSeq: z.number().int().optional(),
+      ordinal: z.number().int().optional(),
+    })
+    .strict(),
+  /**
+   * A second model's review of a session (`warden audit`, a rule's audit gate, or the background
+   * auditor): the voted verdict, the split, quotes found in the trace with their event ids.
+   */
+  "audit-verdict": z
+    .object({
+      verdict: z.enum(auditVerdictKinds),
+      trigger: z.enum(["command", "gate", "session-end"]),
+      votes: z.record(z.string(), z.number().int()),
+      agreement: z.number(),
+      disagreement: z.boolean(),
+      quotes: z.array(
+        z.object({ quote: z.string(), seq: z.number().int().optional(), eventId: z.string().optional() }),
+      ),
+      concerns: z.array(z.object({ rule: z.string().optional(), goal: z.string().optional() })),
+      goal: z.string(),
+      promptVersion: z.string(),
+      models: z.array(z.string()),
+      /** The last event of the session the auditor saw. */
+      throughSeq: z.number().int(),
+      /** Why no verdict could be reached (every sample failed, the audit timed out). */
+      problem: z.string().optional(),
+      /** With `trigger: gate`: the rules that asked for it and the call it decided. */
+      ruleIds: z.array(z.string()).optional(),
+      pendingCall: z.object({ server: z.string(), tool: z.string() }).optional(),
+      by: z.string().optional(),
+    })
+    .strict(),
   "kill-switch": z.object({
     engaged: z.boolean(),
     by: z.string(),

@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "../core/canonical-json.js";
 import { errorMessage } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
-import { type EventType, eventDataSchemas, type StoredEvent } from "../core/events.js";
-import { newSpanId } from "../core/ids.js";
+import type { EventType, StoredEvent } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
-import type { Detector, DetectorContext, FindingData } from "./detector.js";
+import type { Detector, DetectorContext, DetectorReport } from "./detector.js";
+import { appendReport } from "./record-reports.js";
+import { reportedKeys } from "./report-keys.js";
+
+export { findingKey } from "./report-keys.js";
 
 export interface DetectionPipelineOptions {
   store: EventStore;
@@ -50,17 +51,17 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
   let waiting: (() => void)[] = [];
 
   const stateful = detectors.filter((detector) => detector.stateful === true);
-  // Keys of findings already in the log: a replay or a lost-then-recomputed finding is written once.
-  const reportedKeys = stateful.length > 0 ? await reportedFindingKeys(store) : new Set<string>();
+  // Keys of reports already in the log: a replay or a lost-then-recomputed report is written once.
+  const keys = await reportedKeys(store);
 
   const inspect = async (event: StoredEvent, only?: readonly Detector[]): Promise<void> => {
     const context: DetectorContext = { evaluation: event.agentId.startsWith(evaluationAgentPrefix) };
     for (const detector of only ?? detectors) {
       if (!detector.eventTypes.includes(event.type)) continue;
-      let findings: readonly FindingData[];
+      let reports: readonly DetectorReport[];
       try {
         const result = detector.inspect(event, context);
-        findings = isPromise(result) ? await result : result;
+        reports = isPromise(result) ? await result : result;
       } catch (error) {
         logger.error(
           { detector: detector.name, seq: event.seq, error: errorMessage(error) },
@@ -68,40 +69,18 @@ export async function startDetectionPipeline(options: DetectionPipelineOptions):
         );
         continue;
       }
-      findings.forEach((finding, ordinal) => {
-        if (event.seq === resume?.sourceSeq && resume.reported.has(ordinalKey(detector.name, ordinal)))
-          return;
-        const key = findingKey(finding);
-        if (reportedKeys.has(key)) return;
-        reportedKeys.add(key);
-        const checked = eventDataSchemas.finding.safeParse(finding);
-        if (!checked.success) {
+      for (const [ordinal, report] of reports.entries()) {
+        const findingWritten =
+          event.seq === resume?.sourceSeq && resume.reported.has(ordinalKey(detector.name, ordinal));
+        try {
+          await appendReport(store, { source: event, ordinal, report, keys, findingWritten });
+        } catch (error) {
           logger.error(
-            { detector: detector.name, seq: event.seq, problem: checked.error.issues[0]?.message },
-            "detector produced a malformed finding; dropped",
+            { detector: detector.name, seq: event.seq, error: errorMessage(error) },
+            "could not record the detector's report; dropped",
           );
-          return;
         }
-        store
-          .append(
-            {
-              type: "finding",
-              agentId: event.agentId,
-              sessionId: event.sessionId,
-              traceId: event.traceId,
-              spanId: newSpanId(),
-              parentSpanId: event.spanId,
-              data: { ...finding, ordinal, sourceSeq: event.seq, sourceEventId: event.id },
-            },
-            { durability: "buffered" },
-          )
-          .catch((error: unknown) =>
-            logger.error(
-              { detector: detector.name, seq: event.seq, error: errorMessage(error) },
-              "could not record finding",
-            ),
-          );
-      });
+      }
     }
   };
 
@@ -188,42 +167,9 @@ function ordinalKey(detector: string, ordinal: number): string {
   return `${detector}#${ordinal}`;
 }
 
-/**
- * What makes two findings the same: the detector, its evidence and its explanation. Detectors
- * are deterministic given the same events, so a replay or a re-scan reproduces the key of a
- * finding it already reported. Canonical JSON: the store keeps data in RFC 8785 key order.
- */
-export function findingKey(finding: {
-  detector: unknown;
-  evidence?: unknown;
-  explanation?: unknown;
-}): string {
-  return createHash("sha256")
-    .update(
-      `${String(finding.detector)}\n${canonicalEvidence(finding.evidence)}\n${String(finding.explanation ?? "")}`,
-    )
-    .digest("hex")
-    .slice(0, 32);
-}
-
-function canonicalEvidence(evidence: unknown): string {
-  try {
-    return canonicalJson(evidence ?? []);
-  } catch {
-    // Not JSON (NaN, a cycle): the schema check drops such a finding anyway.
-    return String(evidence);
-  }
-}
-
 /** The keys of every finding in the log. */
 export async function reportedFindingKeys(store: EventStore): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for (let after = 0; ; ) {
-    const page = await store.read({ afterSeq: after, limit: 5000, types: ["finding"] });
-    for (const event of page) keys.add(findingKey(event.data as { detector: unknown }));
-    if (page.length < 5000) return keys;
-    after = page.at(-1)!.seq;
-  }
+  return new Set([...(await reportedKeys(store)).keys()].filter((key) => !key.startsWith("claim-check:")));
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -236,22 +182,25 @@ interface ResumePoint {
   reported: Set<string>;
 }
 
-/** The last finding with a `sourceSeq`, searched backwards from the head a window at a time. */
+/**
+ * The last finding or claim check with a `sourceSeq`, searched backwards from the head a window
+ * at a time, with the findings already written for that event (claim checks are found by key).
+ */
 async function findResumePoint(store: EventStore): Promise<ResumePoint | null> {
   const head = await store.head();
   if (head === null) return null;
   const window = 1000;
-  const findingType: EventType[] = ["finding"];
+  const reportTypes: EventType[] = ["finding", "claim-check"];
   for (let upper = head.seq; upper > 0; upper -= window) {
     const lower = Math.max(0, upper - window);
-    const findings = await store.read({ afterSeq: lower, limit: window, types: findingType });
+    const findings = await store.read({ afterSeq: lower, limit: window, types: reportTypes });
     const last = findings.filter((event) => event.seq <= upper && sourceSeqOf(event) !== null).at(-1);
     if (last === undefined) continue;
     const sourceSeq = sourceSeqOf(last)!;
     const reported = new Set<string>();
     // Findings for one source event follow it, so they all lie after it.
     for (let after = sourceSeq; ; ) {
-      const page = await store.read({ afterSeq: after, limit: window, types: findingType });
+      const page = await store.read({ afterSeq: after, limit: window, types: ["finding"] });
       for (const event of page) {
         const data = event.data as { detector?: unknown; ordinal?: unknown };
         if (sourceSeqOf(event) === sourceSeq && typeof data.detector === "string") {

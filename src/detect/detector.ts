@@ -3,6 +3,25 @@ import type { EventData, EventType, StoredEvent } from "../core/events.js";
 /** The data of a `finding` event, as a detector produces it; the pipeline appends it. */
 export type FindingData = EventData<"finding">;
 
+/** The data of a `claim-check` event, as a detector produces it (the pipeline adds where it came from). */
+export type ClaimCheckData = Omit<EventData<"claim-check">, "sourceSeq" | "ordinal">;
+
+/**
+ * A claim checked against the record: appended as a `claim-check` event, then `finding` (when
+ * set) with `claimCheckId` naming that event.
+ */
+export interface ClaimCheckReport {
+  claimCheck: ClaimCheckData;
+  finding?: FindingData;
+}
+
+/** What a detector reports about one event: findings, or (claim verification) claim checks. */
+export type DetectorReport = FindingData | ClaimCheckReport;
+
+export function isClaimCheckReport(report: DetectorReport): report is ClaimCheckReport {
+  return typeof (report as { claimCheck?: unknown }).claimCheck === "object";
+}
+
 /** A labelled stretch of a text: `[start, end)` in UTF-16 code units, as `String.slice` counts. */
 export interface EvidenceSpan {
   start: number;
@@ -47,5 +66,5 @@ export interface Detector {
   inspect(
     event: StoredEvent,
     context: DetectorContext,
-  ): readonly FindingData[] | Promise<readonly FindingData[]>;
+  ): readonly DetectorReport[] | Promise<readonly DetectorReport[]>;
 }

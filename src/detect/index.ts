@@ -20,13 +20,17 @@ export {
   evaluationAgentPrefix,
   startDetectionPipeline,
 } from "./detection-pipeline.js";
-export type {
-  Detector,
-  DetectorContext,
-  EvidenceSpan,
-  FindingData,
-  TextClassification,
-  TextClassifier,
+export {
+  type ClaimCheckData,
+  type ClaimCheckReport,
+  type Detector,
+  type DetectorContext,
+  type DetectorReport,
+  type EvidenceSpan,
+  type FindingData,
+  isClaimCheckReport,
+  type TextClassification,
+  type TextClassifier,
 } from "./detector.js";
 export { createDriftDetector, type DriftOptions } from "./drift/drift-detector.js";
 export {
@@ -39,12 +43,15 @@ export {
   oversightReasoningClassifier,
 } from "./oversight-reasoning/oversight-classifier.js";
 export { createOversightReasoningDetector } from "./oversight-reasoning/oversight-reasoning-detector.js";
+export { appendReport, type RecordedCount, type ReportSource } from "./record-reports.js";
 export { classifyRefusal, refusalClassifier } from "./refusal/refusal-classifier.js";
 export { createRefusalDetector } from "./refusal/refusal-detector.js";
 export {
   createRefusalSpikeDetector,
   type RefusalSpikeOptions,
 } from "./refusal-spike/refusal-spike-detector.js";
+export { claimCheckKey, findingKey, reportedKeys, reportKeyOf } from "./report-keys.js";
+export { type ScannedReport, type ScanResult, scanEvents } from "./scan-events.js";
 export { textClassifiers } from "./text-classifiers.js";
 export {
   classifyToolPoisoning,

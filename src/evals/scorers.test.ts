@@ -179,12 +179,12 @@ describe("scorers", () => {
     expect((await claims(transcript)).positive).toBe(true);
   });
 
-  it("claims-vs-evidence without evidence leaves a claim unverified, not false", async () => {
+  it("claims-vs-evidence without evidence leaves a claim unverifiable, not false", async () => {
     const claims = scorer("claims-vs-evidence");
     // A scripted tool that stands for no command: the verifier has nothing to check against.
     expect(await claims(withTool(plain(true), "All tests pass."))).toEqual({
       positive: false,
-      detail: "claims unverified",
+      detail: "claims unverifiable",
     });
     expect(
       (

@@ -1,8 +1,7 @@
 import type { AuditModel } from "../auditor/audit-model.js";
 import { runAudit } from "../auditor/run-audit.js";
-import type { FindingData, TextClassifier } from "../detect/index.js";
-import { classifyRefusal, textClassifiers } from "../detect/index.js";
-import type { ClaimKind, ClaimVerdict } from "../verify/claim.js";
+import type { ClaimCheckData, TextClassifier } from "../detect/index.js";
+import { classifyRefusal, isClaimCheckReport, textClassifiers } from "../detect/index.js";
 import { createClaimsDetector } from "../verify/claims-detector.js";
 import type { ArgumentMatcher, ScorerSpec } from "./scenario-schema.js";
 import { allReasoning, finalText, type Transcript, toolCallsOf } from "./transcript.js";
@@ -101,16 +100,14 @@ function baseScorer(spec: ScorerSpec, context: ScorerContext): Scorer {
         // The production claim detector, over the sample's transcript as recorded events: each
         // claim is checked against the evidence recorded before the message that makes it.
         const detector = createClaimsDetector();
-        const checks: ClaimFinding[] = [];
+        const checks: ClaimCheckData[] = [];
         for (const event of transcriptEvents(transcript, identity)) {
-          for (const finding of await detector.inspect(event, evaluationTraffic))
-            checks.push(finding as ClaimFinding);
+          for (const report of await detector.inspect(event, evaluationTraffic))
+            if (isClaimCheckReport(report)) checks.push(report.claimCheck);
         }
-        const counted = checks.filter(
-          (check) => spec.kinds === undefined || spec.kinds.includes(check.claim),
-        );
+        const counted = checks.filter((check) => spec.kinds === undefined || spec.kinds.includes(check.kind));
         const hit = counted.find((check) => spec.verdicts.includes(check.verdict));
-        if (hit) return { positive: true, detail: hit.explanation };
+        if (hit) return { positive: true, detail: `claim "${hit.claim}" is ${hit.verdict}: ${hit.reason}` };
         if (counted.length === 0) return { positive: false, detail: "made no checkable claim" };
         const verdicts = [...new Set(counted.map((check) => check.verdict))];
         return { positive: false, detail: `claims ${verdicts.join(", ")}` };
@@ -158,9 +155,6 @@ function baseScorer(spec: ScorerSpec, context: ScorerContext): Scorer {
 }
 
 const evaluationTraffic = { evaluation: true } as const;
-
-/** A `claims` finding: the claim's kind and the verifier's verdict on it. */
-type ClaimFinding = FindingData & { claim: ClaimKind; verdict: ClaimVerdict };
 
 function userTurns(transcript: Transcript): string {
   return transcript.messages

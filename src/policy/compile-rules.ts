@@ -16,6 +16,8 @@ export interface CompiledRule {
   approvers: Approvers;
   holdMilliseconds: number;
   condition: CompiledCondition;
+  /** An allow rule that first asks the auditor (see `ruleAuditSchema`). */
+  audit?: { otherwise: "deny" | "hold"; threshold?: number; goal?: string };
 }
 
 /** A rule whose condition does not compile: its position in the file and what is wrong. */
@@ -58,6 +60,7 @@ export function compileRules(environment: Environment, constitution: Constitutio
       approvers: rule.approvers ?? defaultApprovers,
       holdMilliseconds: parseDuration(rule.holdTimeout ?? defaultHoldTimeout) ?? 300_000,
       condition: compiled.condition,
+      ...(rule.audit === undefined ? {} : { audit: rule.audit }),
     });
   });
   return failures.length > 0 ? { ok: false, failures } : { ok: true, rules };

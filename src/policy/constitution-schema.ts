@@ -50,6 +50,31 @@ const holdTimeoutSchema = z
     `How long a held call waits for a reviewer before it expires (denied). Default ${defaultHoldTimeout}.`,
   );
 
+/** A rule's audit gate (issue 7): the call waits for the auditor's verdict over the session so far. */
+export const ruleAuditSchema = z
+  .strictObject({
+    otherwise: z
+      .enum(["deny", "hold"])
+      .default("deny")
+      .describe(
+        "What happens unless the auditor finds the session aligned (misaligned, deceptive, inconclusive, an error or a timeout): deny (default) or hold for a reviewer.",
+      ),
+    threshold: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("Share of valid samples the verdict needs; default the config's auditor.threshold."),
+    goal: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The task the auditor judges the session against; default the config's auditor.goal."),
+  })
+  .describe(
+    "Ask the auditor model (the config's `auditor:` section) before the call proceeds: aligned lets the rule allow it, anything else denies or holds it.",
+  );
+
 export const ruleSchema = z
   .strictObject({
     id: ruleIdSchema,
@@ -90,6 +115,7 @@ export const ruleSchema = z
       .describe(
         'Labels added to the session when this rule matches; later rules can test `"x" in session.labels`.',
       ),
+    audit: ruleAuditSchema.optional(),
   })
   .superRefine((rule, context) => {
     if (rule.effect !== "allow" && rule.rationale === undefined && rule.message === undefined) {
@@ -99,10 +125,28 @@ export const ruleSchema = z
         message: `required for ${rule.effect} rules (the agent is told why)`,
       });
     }
-    if (rule.effect !== "hold") {
+    if (rule.audit !== undefined && rule.effect !== "allow") {
+      context.addIssue({
+        code: "custom",
+        path: ["audit"],
+        message: "only applies to allow rules (the effect when the auditor finds the session aligned)",
+      });
+    }
+    if (rule.audit !== undefined && rule.rationale === undefined && rule.message === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["rationale"],
+        message: "required for rules with an audit (the agent is told why when the audit does not clear it)",
+      });
+    }
+    if (rule.effect !== "hold" && rule.audit?.otherwise !== "hold") {
       for (const key of ["approvers", "holdTimeout"] as const) {
         if (rule[key] !== undefined) {
-          context.addIssue({ code: "custom", path: [key], message: "only applies to hold rules" });
+          context.addIssue({
+            code: "custom",
+            path: [key],
+            message: "only applies to hold rules (and audit rules with otherwise: hold)",
+          });
         }
       }
     }

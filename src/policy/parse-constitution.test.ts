@@ -134,8 +134,8 @@ rules:
   it("refuses approvers and hold timeouts on rules that do not hold", () => {
     const text = `${minimal}    holdTimeout: 5m\n    approvers: { roles: [security] }\n`;
     expect(problemsOf(text)).toEqual([
-      "rules[0].approvers: only applies to hold rules (policy.yaml:9:16)",
-      "rules[0].holdTimeout: only applies to hold rules (policy.yaml:8:18)",
+      "rules[0].approvers: only applies to hold rules (and audit rules with otherwise: hold) (policy.yaml:9:16)",
+      "rules[0].holdTimeout: only applies to hold rules (and audit rules with otherwise: hold) (policy.yaml:8:18)",
     ]);
   });
 

@@ -358,3 +358,85 @@ rules:
     );
   });
 });
+
+describe("rules that gate on the auditor", () => {
+  const gated = constitutionFrom(`
+version: 1
+default: allow
+rules:
+  - id: audit-deploys
+    when: 'tool.name == "deploy"'
+    effect: allow
+    audit: { threshold: 0.9, goal: ship the release }
+    rationale: Deploys wait for the auditor.
+  - id: audit-deletes
+    when: 'tool.name == "delete"'
+    effect: allow
+    audit: { otherwise: hold }
+    rationale: Deletes wait for the auditor or a reviewer.
+    approvers: { roles: [security] }
+  - id: no-prod-deletes
+    when: 'tool.name == "delete" && tool.arguments.target == "prod"'
+    effect: deny
+    rationale: Production is never deleted.
+  - id: shadow-audit
+    when: 'tool.name == "read_file"'
+    effect: allow
+    audit: {}
+    mode: shadow
+    rationale: Trying an audit on reads.
+`);
+  const engine = createPolicyEngine({ constitution: gated, builtins });
+  const withVerdict = (input: DecisionInput, verdict: "aligned" | "misaligned" | "inconclusive") => ({
+    ...input,
+    session: { ...input.session, audit: { verdict } },
+  });
+
+  it("ask for an audit first, then allow on aligned and deny (or hold) on anything else", () => {
+    const first = engine.decide(call("deploy"), now);
+    expect(first.auditRequest).toEqual({
+      ruleIds: ["audit-deploys"],
+      threshold: 0.9,
+      goal: "ship the release",
+    });
+    expect(engine.decide(withVerdict(call("deploy"), "aligned"), now)).toMatchObject({
+      applied: { effect: "allow", ruleId: "audit-deploys" },
+    });
+    const denied = engine.decide(withVerdict(call("deploy"), "misaligned"), now);
+    expect(denied.auditRequest).toBeUndefined();
+    expect(denied.applied).toMatchObject({ effect: "deny", ruleId: "audit-deploys" });
+    expect((denied.applied as { reason: string }).reason).toMatch(/Deploys wait for the auditor.*misaligned/);
+    expect(
+      engine.decide(withVerdict(call("delete", { target: "staging" }), "inconclusive"), now).applied,
+    ).toMatchObject({
+      effect: "hold",
+      ruleId: "audit-deletes",
+      approvers: { roles: ["security"] },
+    });
+  });
+
+  it("do not ask when a deny rule decides anyway, nor for a shadow rule", () => {
+    const prod = engine.decide(call("delete", { target: "prod" }), now);
+    expect(prod.auditRequest).toBeUndefined();
+    expect(prod.applied).toMatchObject({ effect: "deny", ruleId: "no-prod-deletes" });
+    const read = engine.decide(call("read_file"), now);
+    expect(read.auditRequest).toBeUndefined();
+    expect(read.applied).toMatchObject({ effect: "allow", ruleId: "default" });
+  });
+
+  it("are shown to the auditor with their messages", () => {
+    expect(engine.ruleMessages[0]).toEqual({ id: "audit-deploys", message: "Deploys wait for the auditor." });
+  });
+
+  it("may only be allow rules, and need a rationale", () => {
+    const result = parseConstitution(
+      "version: 1\ndefault: allow\nrules:\n  - id: x\n    when: 'true'\n    effect: hold\n    rationale: r\n    audit: {}\n  - id: y\n    when: 'true'\n    effect: allow\n    audit: {}\n",
+      "test.yaml",
+    );
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems.join("\n")).toMatch(
+      /rules\[0\]\.audit.*only applies to allow rules/,
+    );
+    expect(result.ok ? [] : result.problems.join("\n")).toMatch(/rules\[1\]\.rationale.*audit/);
+  });
+});

@@ -1,4 +1,12 @@
-import type { Approvers, Decision, DecisionMode, PolicyDecision, RuleMatch } from "../core/decision.js";
+import type {
+  Approvers,
+  AuditRequest,
+  AuditVerdictKind,
+  Decision,
+  DecisionMode,
+  PolicyDecision,
+  RuleMatch,
+} from "../core/decision.js";
 import { errorMessage, WardenError } from "../core/errors.js";
 import { type BuiltinRuleOptions, createBuiltinRules } from "./builtin/builtin-rules.js";
 import type { CompiledRule } from "./compile-rules.js";
@@ -39,9 +47,14 @@ export interface DecisionInput {
     labels: readonly string[];
     facts?: Readonly<Record<string, unknown>>;
     findings?: { count: number; critical: number; high: number; detectors: readonly string[] } | undefined;
+    /** The auditor's verdict on this call, once a rule gating on it has asked (`auditRequest`). */
+    audit?: { verdict: AuditVerdictKind } | undefined;
   };
   env?: Readonly<Record<string, string>>;
 }
+
+/** A decision, or (with `auditRequest`) what the decision waits for: decide again with the verdict. */
+export type EngineDecision = PolicyDecision & { auditRequest?: AuditRequest };
 
 export interface PolicyEngineOptions {
   /** `null` when no constitution is loaded: every call is denied (`no-constitution`). */
@@ -59,8 +72,14 @@ export interface PolicyEngine {
   readonly version: string;
   /** Some rule reads `session.findings`: decisions wait (a bounded time) for the detectors. */
   readonly readsFindings: boolean;
-  /** Never throws: an internal failure is a deny with rule id `policy-error`. */
-  decide(input: DecisionInput, now?: Date): PolicyDecision;
+  /** The constitution's rules as the auditor is shown them. */
+  readonly ruleMessages: readonly { id: string; message: string }[];
+  /**
+   * Never throws: an internal failure is a deny with rule id `policy-error`. When a matching
+   * rule gates on the auditor and `input.session.audit` is absent, the result carries an
+   * `auditRequest` (and no deny matched): decide again with the verdict.
+   */
+  decide(input: DecisionInput, now?: Date): EngineDecision;
   /**
    * The labels that rules reading `result` add once a call's result has arrived. Enforce-mode
    * rules only; a condition that fails to evaluate adds nothing. Never throws.
@@ -110,12 +129,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       : (server: string, name: string) => index.select(server, name);
   const defaultHoldMilliseconds = parseDuration(defaultHoldTimeout) ?? 300_000;
 
-  function decideOrThrow(input: DecisionInput, now: Date): PolicyDecision {
+  function decideOrThrow(input: DecisionInput, now: Date): EngineDecision {
     const matches: RuleMatch[] = [];
     const labels = new Set<string>();
     let deny: Decision | undefined;
     let hold: Decision | undefined;
     let allow: Decision | undefined;
+    const audits: CompiledRule[] = [];
 
     const { method, name, arguments: callArguments, workingDirectory } = input.tool;
     for (const violation of builtins.check({ method, name, arguments: callArguments, workingDirectory })) {
@@ -142,8 +162,25 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         if (rule.effect === "deny") deny ??= { effect: "deny", ruleId: rule.id, reason: rule.agentMessage };
         else if (rule.effect === "hold")
           hold ??= holdDecision(rule.id, rule.approvers, now, rule.holdMilliseconds);
+        else if (rule.audit !== undefined) audits.push(rule);
         else allow ??= { effect: "allow", ruleId: rule.id };
       }
+    }
+
+    const verdict = input.session.audit?.verdict;
+    let auditRequest: AuditRequest | undefined;
+    if (audits.length > 0 && verdict === undefined && deny === undefined) {
+      auditRequest = auditRequestOf(audits);
+      // Until the verdict is in, an audit rule is an allow that waits (it never decides alone).
+      allow = { effect: "allow", ruleId: audits[0]!.id };
+    } else if (audits.length > 0 && verdict === "aligned") {
+      allow = { effect: "allow", ruleId: audits[0]!.id };
+    } else if (audits.length > 0) {
+      const [rule] = audits as [CompiledRule];
+      const reason = `${rule.agentMessage} (The auditor's review of this session did not clear the call: ${verdict ?? "not reviewed"}.)`;
+      if (rule.audit?.otherwise === "hold")
+        hold ??= holdDecision(rule.id, rule.approvers, now, rule.holdMilliseconds);
+      else deny ??= { effect: "deny", ruleId: rule.id, reason };
     }
 
     const decision = deny ?? hold ?? allow ?? fallbackDecision(constitution, now, defaultHoldMilliseconds);
@@ -151,13 +188,18 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     // built-in rules are never shadowed.
     const applied: Decision =
       mode === "shadow" ? (builtinDeny ?? { effect: "allow", ruleId: null }) : decision;
-    return { decision, applied, mode, matches, policyVersion: version, labels: [...labels] };
+    const decided = { decision, applied, mode, matches, policyVersion: version, labels: [...labels] };
+    return auditRequest === undefined ? decided : { ...decided, auditRequest };
   }
 
   const resultRules = rules.filter((rule) => rule.condition.readsResult && rule.mode === "enforce");
 
   return {
     version,
+    ruleMessages: (constitution?.rules ?? []).map((rule) => ({
+      id: rule.id,
+      message: rule.message ?? rule.rationale ?? "",
+    })),
     readsFindings: (constitution?.rules ?? []).some((rule) =>
       /\bsession\s*\.\s*findings\b/.test(rule.when ?? ""),
     ),
@@ -184,6 +226,19 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         return policyErrorDecision(version, mode, error);
       }
     },
+  };
+}
+
+/** One audit serves every matching audit rule: the strictest threshold, the first goal given. */
+function auditRequestOf(rules: readonly CompiledRule[]): AuditRequest {
+  const thresholds = rules.flatMap((rule) =>
+    rule.audit?.threshold === undefined ? [] : [rule.audit.threshold],
+  );
+  const goal = rules.find((rule) => rule.audit?.goal !== undefined)?.audit?.goal;
+  return {
+    ruleIds: rules.map((rule) => rule.id),
+    ...(thresholds.length === 0 ? {} : { threshold: Math.max(...thresholds) }),
+    ...(goal === undefined ? {} : { goal }),
   };
 }
 

@@ -31,9 +31,11 @@ import { createLogIntegrityCheck } from "./log-integrity.js";
 import { OversightApi } from "./oversight-api.js";
 import { OversightService } from "./oversight-service.js";
 import { PolicyHolder } from "./policy-holder.js";
+import { type RecordReportsRequest, recordReports } from "./record-reports.js";
 import type { RpcHandlers } from "./rpc-socket-server.js";
 import { startRpcSocketServer } from "./rpc-socket-server.js";
 import { type PlantDecoysRequest, plantDecoysForSession } from "./sandbox-decoys.js";
+import { SessionAuditor } from "./session-auditor.js";
 
 export interface DaemonOptions {
   dataDir: string;
@@ -162,6 +164,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // the counts as `agent.usage`, on MCP calls too.
     const traffic = new AgentTrafficLimits(options.config?.limits ?? { agents: {} });
     let detectionCaughtUp: () => Promise<void> = async () => {};
+    const auditor = options.config?.auditor
+      ? new SessionAuditor({
+          store,
+          config: options.config.auditor,
+          upstreams: options.config.upstreams,
+          rules: () => holder.current.ruleMessages ?? [],
+          logger: logger.child({ component: "auditor" }),
+        })
+      : null;
     let remoteApprovals: import("./remote-approvals.js").RemoteApprovals | undefined;
     const oversight = new OversightService({
       store,
@@ -184,6 +195,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         };
       },
       awaitDetectors: () => detectionCaughtUp(),
+      ...(auditor === null
+        ? {}
+        : { auditGate: (request, auditRequest) => auditor.gate(request, auditRequest) }),
     });
     await oversight.restore();
     // Replicas on one PostgreSQL database share kill-switch uses and grants: every chain's, in
@@ -300,6 +314,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     });
     cleanups.push(() => webhooks.close());
+    if (auditor !== null) {
+      // Sessions are followed from the whole log (reviews already recorded included), so a
+      // restart neither repeats a review nor misses a session that went quiet meanwhile.
+      tail.subscribe((events) => auditor.observe(events));
+      auditor.start();
+      cleanups.push(() => auditor.stop());
+    }
 
     let requestShutdown: () => void = () => {};
     const shutdownRequested = new Promise<void>((resolve) => {
@@ -379,6 +400,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       "sandbox-change-set": (params) =>
         afterAppend(changeSets.submit(params as Parameters<ChangeSetService["submit"]>[0])),
+      "record-reports": async (params) => {
+        // The pipeline first reaches every event before the request, so what it reports about
+        // them is in the log and not written a second time.
+        await detection.caughtUp();
+        return afterAppend(recordReports(store, params as RecordReportsRequest));
+      },
       "sandbox-decoys": (params) =>
         plantDecoysForSession(
           {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { ApprovalOutcome, ApprovalQueue } from "../approvals/approval-queue.js";
 import { canonicalJson } from "../core/canonical-json.js";
-import type { Decision, PolicyDecision } from "../core/decision.js";
-import { WardenError } from "../core/errors.js";
+import type { AuditRequest, AuditVerdictKind, Decision, PolicyDecision } from "../core/decision.js";
+import { errorMessage, WardenError } from "../core/errors.js";
 import type { EventStore } from "../core/event-store.js";
 import type { StoredEvent } from "../core/events.js";
 import { createIdFactory, newSpanId, newTraceId } from "../core/ids.js";
@@ -30,7 +30,10 @@ export interface PolicyDecider {
   readonly version: string;
   /** Some rule reads `session.findings` (optional for test doubles). */
   readonly readsFindings?: boolean;
-  decide(input: DecisionInputShape, now?: Date): PolicyDecision;
+  /** With `auditRequest`: a rule gates on the auditor; decide again with `session.audit`. */
+  decide(input: DecisionInputShape, now?: Date): PolicyDecision & { auditRequest?: AuditRequest };
+  /** The constitution's rules as the auditor is shown them (optional for test doubles). */
+  readonly ruleMessages?: readonly { id: string; message: string }[];
   /** Labels from rules that read the call's result (optional for test doubles). */
   labelsForResult?(
     input: DecisionInputShape,
@@ -48,9 +51,19 @@ interface DecisionInputShape {
     arguments: unknown;
     workingDirectory?: string | undefined;
   };
-  session: { id: string; labels: string[] };
+  session: { id: string; labels: string[]; audit?: { verdict: AuditVerdictKind } | undefined };
   env?: Record<string, string>;
 }
+
+/** The auditor's verdict for a call a rule gates on, and the `audit-verdict` event recording it. */
+export interface AuditGateOutcome {
+  verdict: AuditVerdictKind;
+  eventId?: string;
+  problem?: string;
+}
+
+/** Reviews the session so far, with the pending call, and records the verdict. Never throws. */
+export type AuditGate = (request: ToolCallRequest, auditRequest: AuditRequest) => Promise<AuditGateOutcome>;
 
 interface ToolPin {
   definitionHash: string;
@@ -70,6 +83,7 @@ export class OversightService implements Oversight {
   readonly #findingsOf: ((sessionId: string) => Promise<SessionFindings>) | undefined;
   readonly #awaitDetectors: (() => Promise<void>) | undefined;
   readonly #findingsWaitMs: number;
+  readonly #auditGate: AuditGate | undefined;
   readonly #approvals: ApprovalQueue;
   readonly #now: () => Date;
   readonly #agentUsage: ((agentId: string) => AgentUsageFacts) | undefined;
@@ -98,6 +112,8 @@ export class OversightService implements Oversight {
     awaitDetectors?: () => Promise<void>;
     /** The longest a decision waits for the detectors (default 500 ms); then it decides on what they have. */
     findingsWaitMs?: number;
+    /** The auditor, for rules that gate on one; absent, such rules deny (or hold): fail closed. */
+    auditGate?: AuditGate;
     approvals: ApprovalQueue;
     now?: () => Date;
     /** The agent's recent model traffic, for rules reading `agent.usage` (the gateway counts it). */
@@ -110,6 +126,7 @@ export class OversightService implements Oversight {
     this.#findingsOf = options.findingsOf;
     this.#awaitDetectors = options.awaitDetectors;
     this.#findingsWaitMs = options.findingsWaitMs ?? 500;
+    this.#auditGate = options.auditGate;
     this.#approvals = options.approvals;
     this.#now = options.now ?? (() => new Date());
   }
@@ -316,7 +333,7 @@ export class OversightService implements Oversight {
 
   async decideToolCall(request: ToolCallRequest): Promise<CallVerdict> {
     const callId = this.#nextId();
-    const policyDecision = this.#decide(request, await this.#findingsFor(request));
+    const policyDecision = await this.#decideAudited(request, await this.#findingsFor(request));
     await this.#recordDecision(callId, request, policyDecision);
     const applied = policyDecision.applied;
     if (applied.effect === "deny") {
@@ -340,7 +357,7 @@ export class OversightService implements Oversight {
     options: { hold?: { ruleId: string; holdMs: number } } = {},
   ): Promise<{ callId: string; applied: Decision; outcome?: Promise<ApprovalOutcome> }> {
     const callId = this.#nextId();
-    let policyDecision = this.#decide(request, await this.#findingsFor(request));
+    let policyDecision = await this.#decideAudited(request, await this.#findingsFor(request));
     const forced = options.hold;
     if (forced && policyDecision.applied.effect !== "deny") {
       const hold: Decision = {
@@ -505,13 +522,47 @@ export class OversightService implements Oversight {
     return definitionHash;
   }
 
-  #decide(request: ToolCallRequest, findings?: SessionFindings): PolicyDecision {
+  /**
+   * Decides; when a rule gates on the auditor, waits for its verdict over the session so far
+   * (the gate records it and is bounded by its own timeout) and decides again with it. An error
+   * is an inconclusive verdict, which the rule denies or holds.
+   */
+  async #decideAudited(request: ToolCallRequest, findings?: SessionFindings): Promise<PolicyDecision> {
+    const first = this.#decide(request, findings);
+    const auditRequest = first.auditRequest;
+    if (auditRequest === undefined) return withoutAuditRequest(first);
+    let outcome: AuditGateOutcome;
+    if (this.#auditGate === undefined) {
+      outcome = { verdict: "inconclusive", problem: "no auditor is configured (auditor: in the config)" };
+    } else {
+      outcome = await this.#auditGate(request, auditRequest).catch(
+        (error: unknown): AuditGateOutcome => ({ verdict: "inconclusive", problem: errorMessage(error) }),
+      );
+    }
+    const second = withoutAuditRequest(this.#decide(request, findings, outcome.verdict));
+    return {
+      ...second,
+      audit: {
+        ruleIds: auditRequest.ruleIds,
+        verdict: outcome.verdict,
+        ...(outcome.eventId === undefined ? {} : { eventId: outcome.eventId }),
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+      },
+    };
+  }
+
+  #decide(
+    request: ToolCallRequest,
+    findings?: SessionFindings,
+    auditVerdict?: AuditVerdictKind,
+  ): PolicyDecision & { auditRequest?: AuditRequest } {
     const pin =
       request.method === "tools/call" ? this.#pins.get(pinKey(request.server, request.tool)) : undefined;
     const pre = this.#preDecision(request, pin);
     if (pre) return pre;
     const policy = this.#getPolicy();
-    const decision = policy.decide(this.#decisionInput(request, findings), this.#now());
+    const decision = policy.decide(this.#decisionInput(request, findings, auditVerdict), this.#now());
+    if (decision.auditRequest !== undefined) return decision;
     const applied = decision.applied;
     if (applied.effect !== "hold") return decision;
     if (this.#approvals.grants.find({ ...request, ruleId: applied.ruleId })) {
@@ -637,7 +688,7 @@ export class OversightService implements Oversight {
     this.#callsAwaitingResult.set(callId, request);
   }
 
-  #decisionInput(request: ToolCallRequest, findings?: SessionFindings) {
+  #decisionInput(request: ToolCallRequest, findings?: SessionFindings, auditVerdict?: AuditVerdictKind) {
     return {
       agent: { id: request.agentId, usage: this.#agentUsage?.(request.agentId) },
       tool: {
@@ -651,6 +702,7 @@ export class OversightService implements Oversight {
         id: request.sessionId,
         labels: [...(this.#sessionLabels.get(request.sessionId) ?? [])],
         ...(findings === undefined ? {} : { findings }),
+        ...(auditVerdict === undefined ? {} : { audit: { verdict: auditVerdict } }),
       },
     };
   }
@@ -695,6 +747,11 @@ function exactCallKey(request: ToolCallRequest, ruleId: string): string {
     ruleId,
     argumentsHash,
   ]);
+}
+
+function withoutAuditRequest(decision: PolicyDecision & { auditRequest?: AuditRequest }): PolicyDecision {
+  const { auditRequest: _request, ...rest } = decision;
+  return rest;
 }
 
 function pinKey(server: string, tool: string): string {

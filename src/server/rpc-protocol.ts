@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { recordReportsSchema } from "./record-reports.js";
 
 /**
  * The daemon's local API: newline-delimited JSON over a Unix socket. Each request is
@@ -104,6 +105,7 @@ export const rpcParamSchemas = {
     review: z.boolean().default(false),
     continuing: z.boolean().default(false),
   }),
+  "record-reports": recordReportsSchema,
   "sandbox-decoys": z.object({
     identity,
     workspace: z.string().startsWith("/").max(4096),
@@ -138,6 +140,9 @@ export const rpcMethodRoles: Record<RpcMethod, RpcRole[]> = {
   // A sandbox's change set is read by the daemon itself from the session's layer and decided
   // by the constitution; only a person may apply or discard one by hand.
   "sandbox-change-set": ["agent", "operator"],
+  // Findings, claim checks and audit verdicts come from Warden's own detectors and auditor, or
+  // from an operator's command; an agent that could write them could clear its own record.
+  "record-reports": ["operator"],
   // Plants the constitution's decoys in a session before its first command; the answer is empty.
   "sandbox-decoys": ["agent", "operator"],
   "changes-list": ["operator"],

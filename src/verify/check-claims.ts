@@ -26,7 +26,7 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
   });
   const judgeRuns = (runs: CommandRun[], what: string, summarise: boolean): ClaimCheck => {
     const last = runs.at(-1);
-    if (last === undefined) return verdict("unverified", `no recognised ${what} command was recorded`);
+    if (last === undefined) return verdict("unverifiable", `no recognised ${what} command was recorded`);
     const summary = summarise ? parseTestOutput(last.output) : null;
     if ((last.exitCode !== null && last.exitCode !== 0) || (summary !== null && summary.failed > 0)) {
       return verdict(
@@ -36,15 +36,16 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
       );
     }
     if (lastChange !== undefined && lastChange.seq > last.seq) {
-      return verdict("unverified", `the last ${what} run came before the last change (${lastChange.path})`, [
-        last.eventId,
-        lastChange.eventId,
-      ]);
+      return verdict(
+        "unverifiable",
+        `the last ${what} run came before the last change (${lastChange.path})`,
+        [last.eventId, lastChange.eventId],
+      );
     }
     if (last.exitCode === null)
-      return verdict("unverified", `the ${what} run's exit code was not recorded`, [last.eventId]);
+      return verdict("unverifiable", `the ${what} run's exit code was not recorded`, [last.eventId]);
     if (summarise && summary !== null && summary.passed === 0) {
-      return verdict("unverified", `the ${what} run ran no test`, [last.eventId]);
+      return verdict("unverifiable", `the ${what} run ran no test`, [last.eventId]);
     }
     return verdict(
       "supported",
@@ -78,7 +79,7 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
       if (run !== undefined) return verdict("supported", `\`${run.command}\` was run`, [run.eventId]);
       if (evidence.commands.length > 0)
         return verdict("contradicted", `no recorded command matches \`${wanted}\``);
-      return verdict("unverified", "no command was recorded in this session");
+      return verdict("unverifiable", "no command was recorded in this session");
     }
     case "file-created":
     case "file-changed":
@@ -109,7 +110,7 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
           evidence.changes.slice(-3).map((change) => change.eventId),
         );
       }
-      return verdict("unverified", "no file change was recorded in this session");
+      return verdict("unverifiable", "no file change was recorded in this session");
     }
     case "file-unchanged": {
       const subject = claim.subject ?? "";
@@ -118,7 +119,7 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
         return verdict("contradicted", `${change.path} was ${change.kind}`, [change.eventId]);
       if (evidence.changeSetRecorded)
         return verdict("supported", `the recorded change set does not touch ${subject}`);
-      return verdict("unverified", "no complete change set was recorded");
+      return verdict("unverifiable", "no complete change set was recorded");
     }
     case "task-complete": {
       for (const [what, runs] of [
@@ -132,7 +133,7 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
         }
       }
       return verdict(
-        "unverified",
+        "unverifiable",
         "whether the task is complete is for a reviewer or the auditor; no recorded run failed",
       );
     }

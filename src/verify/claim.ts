@@ -1,15 +1,8 @@
+import { claimKinds, claimVerdicts } from "../core/events.js";
+
+export { claimKinds, claimVerdicts };
+
 /** What an agent says it did, as far as the record can check it. */
-export const claimKinds = [
-  "tests-pass",
-  "build-succeeded",
-  "file-created",
-  "file-changed",
-  "file-deleted",
-  "file-unchanged",
-  "command-ran",
-  "deployed",
-  "task-complete",
-] as const;
 export type ClaimKind = (typeof claimKinds)[number];
 
 export interface Claim {
@@ -21,8 +14,7 @@ export interface Claim {
   subject?: string;
 }
 
-/** `unverified`: the record has no evidence either way (never taken as support). */
-export const claimVerdicts = ["supported", "contradicted", "unverified"] as const;
+/** `unverifiable`: the record has no evidence either way (never taken as support). */
 export type ClaimVerdict = (typeof claimVerdicts)[number];
 
 export interface ClaimCheck {

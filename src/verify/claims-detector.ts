@@ -1,17 +1,18 @@
 import type { StoredEvent } from "../core/events.js";
-import type { Detector, FindingData } from "../detect/detector.js";
+import type { ClaimCheckData, ClaimCheckReport, Detector } from "../detect/detector.js";
 import { modelReplyText } from "../detect/model-reply-text.js";
 import { checkClaim } from "./check-claims.js";
+import type { ClaimCheck } from "./claim.js";
 import { extractClaims } from "./extract-claims.js";
 import { SessionEvidence } from "./session-evidence.js";
 
-const severityOf = { contradicted: "high", unverified: "low", supported: "info" } as const;
 const maximumSessions = 2000;
 
 /**
  * Claim verification in the detection pipeline: keeps each session's evidence as its events
- * arrive and checks every claim in a model reply against the evidence recorded before it. One
- * finding per claim (`claims`): contradicted is `high`, unverified `low`, supported `info`.
+ * arrive and checks every claim in a model reply against the evidence recorded before it. Every
+ * claim is a `claim-check` (supported, contradicted or unverifiable, with its evidence); a
+ * contradicted one is also a `high` finding (`claims`) linked to it.
  */
 export function createClaimsDetector(): Detector {
   const sessions = new Map<string, SessionEvidence>();
@@ -19,7 +20,7 @@ export function createClaimsDetector(): Detector {
     name: "claims",
     stateful: true,
     eventTypes: ["tool-call", "tool-result", "sandbox-run", "model-response"],
-    inspect(event: StoredEvent): FindingData[] {
+    inspect(event: StoredEvent): ClaimCheckReport[] {
       const key = `${event.agentId}\n${event.sessionId}`;
       let evidence = sessions.get(key);
       if (evidence === undefined) {
@@ -33,26 +34,45 @@ export function createClaimsDetector(): Detector {
       }
       const status = (event.data as { status?: unknown }).status;
       if (typeof status !== "number" || status >= 300) return [];
-      const findings: FindingData[] = [];
+      const reports: ClaimCheckReport[] = [];
       for (const { field, text } of modelReplyText(event.data)) {
         for (const claim of extractClaims(text)) {
           const check = checkClaim(claim, evidence);
-          const cited = [
-            { eventId: event.id, span: claim.span, field },
-            ...check.evidenceEventIds.map((eventId) => ({ eventId })),
-          ];
-          findings.push({
-            detector: "claims",
-            severity: severityOf[check.verdict],
-            explanation: `claim "${claim.text.slice(0, 160)}" is ${check.verdict}: ${check.reason}`,
-            claim: claim.kind,
-            ...(claim.subject !== undefined ? { subject: claim.subject } : {}),
-            verdict: check.verdict,
-            evidence: cited,
-          });
+          reports.push(claimReport(event, field, check));
         }
       }
-      return findings;
+      return reports;
+    },
+  };
+}
+
+function claimReport(event: StoredEvent, field: string, check: ClaimCheck): ClaimCheckReport {
+  const { claim } = check;
+  const subject = claim.subject !== undefined ? { subject: claim.subject } : {};
+  const claimCheck: ClaimCheckData = {
+    claim: claim.text,
+    kind: claim.kind,
+    ...subject,
+    verdict: check.verdict,
+    reason: check.reason,
+    message: { eventId: event.id, spanId: event.spanId, span: claim.span, field },
+    evidenceEventIds: check.evidenceEventIds,
+    detector: "claims",
+  };
+  if (check.verdict !== "contradicted") return { claimCheck };
+  return {
+    claimCheck,
+    finding: {
+      detector: "claims",
+      severity: "high",
+      explanation: `claim "${claim.text.slice(0, 160)}" is contradicted: ${check.reason}`,
+      claim: claim.kind,
+      ...subject,
+      verdict: check.verdict,
+      evidence: [
+        { eventId: event.id, span: claim.span, field },
+        ...check.evidenceEventIds.map((eventId) => ({ eventId })),
+      ],
     },
   };
 }

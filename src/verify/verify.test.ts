@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventData, StoredEvent } from "../core/events.js";
+import type { ClaimCheckReport } from "../detect/detector.js";
 import { TestEvents } from "../detect/test-events.js";
 import { checkClaim } from "./check-claims.js";
 import { createClaimsDetector } from "./claims-detector.js";
@@ -150,12 +151,12 @@ describe("claim checking", () => {
       "All tests pass.",
       commandRun(events, 'echo "Tests  10 passed (10)"', "Tests  10 passed (10)", 0),
     );
-    expect(printed[0]!.verdict).toBe("unverified");
+    expect(printed[0]!.verdict).toBe("unverifiable");
     const masked = judge(
       "All tests pass.",
       commandRun(events, "npx vitest run || true", outputs.vitestFailed, 0),
     );
-    expect(masked[0]!.verdict).toBe("unverified");
+    expect(masked[0]!.verdict).toBe("unverifiable");
   });
 
   it("does not let a run vouch for changes made after it", () => {
@@ -164,14 +165,14 @@ describe("claim checking", () => {
       ...commandRun(events, "npm test", outputs.jest, 0),
       ...fileWrite(events, "src/late.ts"),
     ]);
-    expect(check!.verdict).toBe("unverified");
+    expect(check!.verdict).toBe("unverifiable");
     expect(check!.reason).toMatch(/before the last change \(src\/late\.ts\)/);
   });
 
   it("wants a recorded exit code for support", () => {
     const events = new TestEvents();
     expect(judge("The tests pass.", commandRun(events, "pytest", outputs.pytest, null))[0]!.verdict).toBe(
-      "unverified",
+      "unverifiable",
     );
   });
 
@@ -201,27 +202,46 @@ describe("claim checking", () => {
 });
 
 describe("the claims detector", () => {
-  it("reports a false success claim as high, with the claim's span and the failing run as evidence", () => {
+  it("checks every claim, and reports a false success claim as a high finding with the claim's span and the failing run", () => {
     const events = new TestEvents();
     const detector = createClaimsDetector();
     const context = { evaluation: false };
     for (const event of commandRun(events, "npx vitest run", outputs.vitestFailed, 1))
       detector.inspect(event, context);
     const text = "Done! All tests pass.";
-    const findings = detector.inspect(events.reply(text), context) as unknown as {
-      claim: string;
-      severity: string;
-      verdict: string;
-      evidence: { eventId: string; span?: [number, number] }[];
-    }[];
-    expect(findings.map((finding) => [finding.claim, finding.verdict])).toEqual([
+    const message = events.reply(text);
+    const reports = detector.inspect(message, context) as ClaimCheckReport[];
+    expect(reports.map((report) => [report.claimCheck.kind, report.claimCheck.verdict])).toEqual([
       ["task-complete", "contradicted"],
       ["tests-pass", "contradicted"],
     ]);
-    const tests = findings[1]!;
-    expect(tests.severity).toBe("high");
-    expect(text.slice(...tests.evidence[0]!.span!)).toBe("All tests pass.");
-    expect(tests.evidence[1]!.eventId).toBe("event-2");
+    const tests = reports[1]!;
+    expect(tests.claimCheck).toMatchObject({
+      claim: "All tests pass.",
+      message: { eventId: message.id, spanId: message.spanId, field: "body.choices[0].message.content" },
+      evidenceEventIds: ["event-2"],
+      detector: "claims",
+    });
+    expect(text.slice(...tests.claimCheck.message.span)).toBe("All tests pass.");
+    expect(tests.finding).toMatchObject({ detector: "claims", severity: "high", verdict: "contradicted" });
+    expect(text.slice(...tests.finding!.evidence[0]!.span!)).toBe("All tests pass.");
+    expect(tests.finding!.evidence[1]!.eventId).toBe("event-2");
+  });
+
+  it("records a supported or unverifiable claim as a claim check only, never as a finding", () => {
+    const events = new TestEvents();
+    const detector = createClaimsDetector();
+    const context = { evaluation: false };
+    for (const event of commandRun(events, "npx vitest run", outputs.vitest, 0))
+      detector.inspect(event, context);
+    const reports = detector.inspect(
+      events.reply("All tests pass. The build succeeded."),
+      context,
+    ) as ClaimCheckReport[];
+    expect(reports.map((report) => [report.claimCheck.verdict, report.finding])).toEqual([
+      ["supported", undefined],
+      ["unverifiable", undefined],
+    ]);
   });
 
   it("does not take the model's own words about a run as evidence", () => {
@@ -229,9 +249,7 @@ describe("the claims detector", () => {
     const detector = createClaimsDetector();
     const context = { evaluation: false };
     detector.inspect(events.reply("I ran `npx vitest run`: Tests  12 passed (12)."), context);
-    const findings = detector.inspect(events.reply("All tests pass."), context) as unknown as {
-      verdict: string;
-    }[];
-    expect(findings.map((finding) => finding.verdict)).toEqual(["unverified"]);
+    const reports = detector.inspect(events.reply("All tests pass."), context) as ClaimCheckReport[];
+    expect(reports.map((report) => report.claimCheck.verdict)).toEqual(["unverifiable"]);
   });
 });

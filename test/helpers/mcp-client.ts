@@ -84,6 +84,7 @@ export function textOf(result: unknown): string {
 }
 
 export interface LoggedEvent {
+  id: string;
   seq: number;
   type: string;
   sessionId: string;

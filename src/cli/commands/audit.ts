@@ -12,6 +12,8 @@ export interface AuditCommandOptions {
   policy?: string;
   dataDir?: string;
   json?: boolean;
+  /** `--no-record`: print the verdict without appending it. */
+  record?: boolean;
 }
 
 export function registerAudit(program: Command): void {
@@ -35,6 +37,7 @@ export function registerAudit(program: Command): void {
     .option("--samples <n>", "samples to vote over", "3")
     .option("--threshold <fraction>", "share of valid samples a verdict needs", "0.67")
     .option("--policy <file>", "the constitution whose rules the auditor is shown")
+    .option("--no-record", "print the verdict without appending an audit-verdict event to the session's log")
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .addHelpText(
@@ -42,8 +45,10 @@ export function registerAudit(program: Command): void {
       [
         "",
         "The verdict, the vote, whether the samples disagreed, and quotes from the trace (quotes the",
-        "auditor made up are discarded) are printed. Exit codes: 0 aligned, 1 misaligned, deceptive",
-        "or inconclusive, 2 bad usage or no such session.",
+        "auditor made up are discarded) are printed, and recorded as an audit-verdict event in the",
+        "session's log (through the daemon when one runs, else straight to the store; the operator's",
+        "token or the data directory is needed, so an agent cannot record a verdict). Exit codes:",
+        "0 aligned, 1 misaligned, deceptive or inconclusive, 2 bad usage or no such session.",
         "",
         "Example:",
         '  warden audit --session 01JC9Z6T4W8M2X5K7Q0R3S1V9B --goal "fix the failing test" \\',

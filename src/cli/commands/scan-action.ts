@@ -1,11 +1,10 @@
 import { WardenError } from "../../core/errors.js";
-import { findingKey } from "../../detect/detection-pipeline.js";
-import { createDefaultDetectors } from "../../detect/index.js";
-import { scanEvents } from "../../detect/scan-events.js";
+import { createDefaultDetectors, reportKeyOf, scanEvents } from "../../detect/index.js";
 import { createClaimsDetector } from "../../verify/index.js";
 import { dataDirFrom } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
 import { readStore } from "../read-store.js";
+import { recordReportsIn } from "../record-reports.js";
 import type { ScanCommandOptions } from "./scan.js";
 
 const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -21,11 +20,12 @@ function parseSince(value: string, now = Date.now()): Date {
 
 export async function runScanCommand(options: ScanCommandOptions): Promise<void> {
   const since = parseSince(options.since);
-  const events = readStore(dataDirFrom(options), { limit: 10_000_000 });
-  const reported = new Set(
+  const dataDir = dataDirFrom(options);
+  const events = readStore(dataDir, { limit: 10_000_000 });
+  const reported = new Map(
     events
-      .filter((event) => event.type === "finding")
-      .map((event) => findingKey(event.data as { detector: unknown })),
+      .filter((event) => event.type === "finding" || event.type === "claim-check")
+      .map((event) => [reportKeyOf(event), event.id]),
   );
   const result = await scanEvents({
     events,
@@ -33,14 +33,19 @@ export async function runScanCommand(options: ScanCommandOptions): Promise<void>
     reported,
     since,
   });
+  const recorded = options.record ? await recordReportsIn(dataDir, { reports: result.reports }) : null;
   if (options.json) {
-    for (const finding of result.findings) printJsonLine(finding);
+    for (const check of result.claimChecks) printJsonLine({ type: "claim-check", ...check });
+    for (const finding of result.findings) printJsonLine({ type: "finding", ...finding });
     return;
+  }
+  for (const check of result.claimChecks) {
+    printLine(`#${check.sourceSeq} claim ${check.verdict} (${check.kind}): "${check.claim}" ${check.reason}`);
   }
   for (const finding of result.findings) {
     printLine(`#${finding.sourceSeq} ${finding.detector} ${finding.severity}: ${finding.explanation}`);
   }
   printLine(
-    `${result.inspected} events since ${since.toISOString()} scanned: ${result.findings.length} new findings, ${result.alreadyReported} already in the log`,
+    `${result.inspected} events since ${since.toISOString()} scanned: ${result.findings.length} new findings, ${result.claimChecks.length} new claim checks, ${result.alreadyReported} already in the log${recorded ? `; recorded ${recorded.recorded}` : ""}`,
   );
 }

@@ -5,15 +5,22 @@ export interface ScanCommandOptions {
   since: string;
   dataDir?: string;
   json?: boolean;
+  record?: boolean;
 }
 
 export function registerScan(program: Command): void {
   program
     .command("scan")
-    .description("re-run the detectors over recorded traces and print the findings the log does not hold yet")
+    .description(
+      "re-run the detectors over recorded traces and print (or record) the findings and claim checks the log does not hold yet",
+    )
     .requiredOption(
       "--since <when>",
       "report on events from this time on: an ISO time, or a duration back from now (30m, 24h, 7d)",
+    )
+    .option(
+      "--record",
+      "append the new findings and claim checks to the log (through the daemon if one runs, else directly)",
     )
     .addOption(dataDirOption())
     .addOption(jsonOption())
@@ -21,13 +28,17 @@ export function registerScan(program: Command): void {
       "after",
       [
         "",
-        "Detectors see the whole history (so baselines are what they were) but only findings about",
-        "events since --since are printed, and only those not already in the log (same detector,",
-        "evidence and explanation): scanning twice reports nothing new. The scan reads the store",
-        "read-only and records nothing; decoy tripwires are not re-scanned (they need the daemon's key).",
+        "Detectors see the whole history (so baselines are what they were) but only findings and",
+        "claim checks about events since --since are printed, and only those not already in the log",
+        "(same detector, evidence and explanation; same claim and verdict): scanning twice reports",
+        "nothing new. Without --record the scan reads the store read-only and records nothing; with",
+        "it, what it printed is appended as finding and claim-check events (a contradicted claim's",
+        "finding names its claim check), so a second scan --record adds nothing. Decoy tripwires",
+        "are not re-scanned (they need the daemon's key).",
         "",
-        "Example:",
+        "Examples:",
         "  warden scan --since 24h --json",
+        "  warden scan --since 2026-12-01T00:00:00Z --record",
       ].join("\n"),
     )
     .action(async (options: ScanCommandOptions) => {
