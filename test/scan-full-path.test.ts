@@ -231,4 +231,70 @@ describe("warden scan (the real binary)", () => {
       await daemon.kill("SIGTERM");
     }
   }, 90_000);
+
+  it("with --config and --policy scans for the manifests and decoys warden up would use", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "warden-scan-"));
+    directories.push(dataDir);
+    // warden up made the fingerprint key; a short daemon run leaves it in the data dir.
+    const policyPath = path.join(dataDir, "..", `${path.basename(dataDir)}-policy.yaml`);
+    writeFileSync(
+      policyPath,
+      `${allowAllConstitution}
+tripwires:
+  tools:
+    - name: disable_monitoring
+      description: Turns off activity monitoring for this workspace.
+`,
+    );
+    const configPath = path.join(dataDir, "..", `${path.basename(dataDir)}-config.yaml`);
+    writeFileSync(configPath, 'version: 1\ndetection:\n  manifests:\n    agent-1: ["shell/run_command"]\n');
+    directories.push(policyPath, configPath, `${dataDir}.log`);
+    const daemon = await startDaemonProcess({ dataDir, policyPath, logFile: `${dataDir}.log` });
+    await daemon.kill("SIGTERM");
+    const store = new SqliteEventStore({ file: path.join(dataDir, "events.sqlite") });
+    const call = (callId: string, server: string, tool: string): EventInput<"tool-call"> => ({
+      type: "tool-call",
+      ...identity,
+      data: { callId, via: "mcp", method: "tools/call", server, tool, arguments: {} },
+    });
+    await store.append(call("c1", "shell", "run_command"));
+    await store.append(call("c2", "files", "delete_file"));
+    await store.append(call("c3", "decoys", "disable_monitoring"));
+    await store.flush();
+    await store.close();
+
+    const plain = scan(dataDir).map((line) => line.detector);
+    expect(plain).not.toContain("tripwires");
+    expect(plain.filter((detector) => detector === "unexpected-tool")).toHaveLength(0);
+    const configured = scan(dataDir, ["--config", configPath, "--policy", policyPath]);
+    expect(configured.filter((line) => line.detector === "tripwires")).toMatchObject([
+      { severity: "critical", sourceSeq: expect.any(Number) },
+    ]);
+    const outside = configured.filter((line) => line.detector === "unexpected-tool");
+    expect(outside.map((line) => line.severity).sort()).toEqual(["high", "high"]);
+  }, 90_000);
+
+  it("refuses a constitution it cannot read, naming the file", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "warden-scan-"));
+    directories.push(dataDir);
+    const store = new SqliteEventStore({ file: path.join(dataDir, "events.sqlite") });
+    await recordSession(store);
+    await store.close();
+    const result = spawnSync(
+      process.execPath,
+      [
+        wardenBinary,
+        "scan",
+        "--since",
+        "1h",
+        "--data-dir",
+        dataDir,
+        "--policy",
+        path.join(dataDir, "missing.yaml"),
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/missing\.yaml: cannot read the file/);
+  });
 });

@@ -1,5 +1,17 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { dataFiles } from "../../core/data-dir.js";
 import { WardenError } from "../../core/errors.js";
-import { createDefaultDetectors, reportKeyOf, scanEvents } from "../../detect/index.js";
+import {
+  createDefaultDetectors,
+  type DefaultDetectorOptions,
+  reportKeyOf,
+  scanEvents,
+} from "../../detect/index.js";
+import type { Tripwires } from "../../policy/constitution-schema.js";
+import { loadConstitutionFile } from "../../policy/load-constitution-file.js";
+import { loadConfigFile } from "../../server/load-config.js";
+import { createSecretRedactor } from "../../store/redact-secrets.js";
 import { createClaimsDetector } from "../../verify/index.js";
 import { dataDirFrom } from "../common-options.js";
 import { printJsonLine, printLine } from "../output.js";
@@ -18,6 +30,36 @@ function parseSince(value: string, now = Date.now()): Date {
   return new Date(time);
 }
 
+/** The manifests and tripwires `warden up` would give its detectors, from the same files. */
+async function detectorOptions(options: ScanCommandOptions, dataDir: string): Promise<DefaultDetectorOptions> {
+  const detectorOptions: DefaultDetectorOptions = {};
+  if (options.config !== undefined) {
+    const config = loadConfigFile(path.resolve(options.config));
+    detectorOptions.manifests = new Map(Object.entries(config.detection?.manifests ?? {}));
+  }
+  const fingerprintFile = path.join(dataDir, dataFiles.secretKey);
+  const redact = existsSync(fingerprintFile) ? createSecretRedactor(readFileSync(fingerprintFile)) : null;
+  let tripwires: Tripwires | null = null;
+  if (options.policy !== undefined) {
+    const loaded = await loadConstitutionFile(path.resolve(options.policy));
+    if (!loaded.ok) throw new WardenError("usage", loaded.problems.join("\n"));
+    tripwires = loaded.constitution.tripwires ?? null;
+  }
+  if (redact !== null) {
+    // Decoys planted in sandbox sessions are learned from their decoy-plant records.
+    detectorOptions.tripwires = {
+      tripwires: () => tripwires,
+      fingerprint: (secret: string) => (redact({ token: secret }) as { token: string }).token,
+    };
+  } else if (tripwires !== null) {
+    throw new WardenError(
+      "usage",
+      `--policy: ${dataDir} holds no fingerprint key, so its decoy credentials cannot be matched (has warden up run there?)`,
+    );
+  }
+  return detectorOptions;
+}
+
 export async function runScanCommand(options: ScanCommandOptions): Promise<void> {
   const since = parseSince(options.since);
   const dataDir = dataDirFrom(options);
@@ -29,7 +71,7 @@ export async function runScanCommand(options: ScanCommandOptions): Promise<void>
   );
   const result = await scanEvents({
     events,
-    detectors: [...createDefaultDetectors(), createClaimsDetector()],
+    detectors: [...createDefaultDetectors(await detectorOptions(options, dataDir)), createClaimsDetector()],
     reported,
     since,
   });

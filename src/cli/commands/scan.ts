@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { dataDirOption, jsonOption } from "../common-options.js";
 
 export interface ScanCommandOptions {
@@ -6,6 +6,8 @@ export interface ScanCommandOptions {
   dataDir?: string;
   json?: boolean;
   record?: boolean;
+  config?: string;
+  policy?: string;
 }
 
 export function registerScan(program: Command): void {
@@ -22,6 +24,18 @@ export function registerScan(program: Command): void {
       "--record",
       "append the new findings and claim checks to the log (through the daemon if one runs, else directly)",
     )
+    .addOption(
+      new Option(
+        "--config <file>",
+        "the config `warden up` runs with: its detection.manifests feed the unexpected-tool detector",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--policy <file>",
+        "the constitution `warden up` runs with: its tripwires (decoy tools, files, credentials) are scanned for",
+      ),
+    )
     .addOption(dataDirOption())
     .addOption(jsonOption())
     .addHelpText(
@@ -33,12 +47,14 @@ export function registerScan(program: Command): void {
         "(same detector, evidence and explanation; same claim and verdict): scanning twice reports",
         "nothing new. Without --record the scan reads the store read-only and records nothing; with",
         "it, what it printed is appended as finding and claim-check events (a contradicted claim's",
-        "finding names its claim check), so a second scan --record adds nothing. Decoy tripwires",
-        "are not re-scanned (they need the daemon's key).",
+        "finding names its claim check), so a second scan --record adds nothing. Tool manifests",
+        "come from --config and decoys from --policy (decoy credentials are matched with the data",
+        "directory's fingerprint key); decoys planted in sandbox sessions are known from the log.",
         "",
         "Examples:",
         "  warden scan --since 24h --json",
         "  warden scan --since 2026-12-01T00:00:00Z --record",
+        "  warden scan --since 7d --config warden.yaml --policy constitution.yaml",
       ].join("\n"),
     )
     .action(async (options: ScanCommandOptions) => {
