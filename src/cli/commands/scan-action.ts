@@ -31,7 +31,10 @@ function parseSince(value: string, now = Date.now()): Date {
 }
 
 /** The manifests and tripwires `warden up` would give its detectors, from the same files. */
-async function detectorOptions(options: ScanCommandOptions, dataDir: string): Promise<DefaultDetectorOptions> {
+async function detectorOptions(
+  options: ScanCommandOptions,
+  dataDir: string,
+): Promise<DefaultDetectorOptions> {
   const detectorOptions: DefaultDetectorOptions = {};
   if (options.config !== undefined) {
     const config = loadConfigFile(path.resolve(options.config));
