@@ -344,7 +344,7 @@ const conceptWords: Record<string, readonly string[]> = {
   ],
 };
 
-const wordPattern = /[a-z0-9][a-z0-9'-]*/g;
+export const wordPattern = /[a-z0-9][a-z0-9'-]*/g;
 
 const stemCache = new Map<string, string>();
 const stemCacheSize = 50_000;

@@ -3,13 +3,14 @@ import {
   conceptNames,
   conceptsOf,
   forEachSentence,
-  forEachWord,
   oversightConcepts,
+  stem,
   type TextSentence,
   type TextWindow,
   textWindows,
   windowFeatures,
   windowSentences,
+  wordPattern,
 } from "./oversight-features.js";
 import trained from "./oversight-model.json" with { type: "json" };
 
@@ -39,7 +40,11 @@ interface CompiledModel {
   readonly conceptPairWeights: Float64Array;
   readonly gateMask: number;
   readonly weights: Map<string, number>;
+  readonly entries: Map<string, WordEntry>;
 }
+
+/** `oversight-features.ts`'s word pattern, for this module's own scanning loop. */
+const scoringWordPattern = new RegExp(wordPattern.source, "g");
 
 const compiledModels = new WeakMap<OversightModel, CompiledModel>();
 const conceptCount = conceptNames.length;
@@ -89,6 +94,7 @@ function compile(model: OversightModel): CompiledModel {
     conceptPairWeights,
     gateMask,
     weights: new Map(Object.entries(model.weights)),
+    entries: new Map(),
   };
   compiledModels.set(model, compiled);
   return compiled;
@@ -102,23 +108,49 @@ interface SentenceSummary {
   readonly mask: number;
 }
 
+/** What scoring needs of one word as written, looked up once per distinct word. */
+interface WordEntry {
+  readonly stem: string;
+  readonly mask: number;
+  readonly feature: WeightedFeature | undefined;
+  /** The weighted pairs this word starts, by the stem that follows. */
+  readonly following: Map<string, WeightedFeature> | undefined;
+}
+
+const wordEntryCacheSize = 50_000;
+
+function wordEntry(model: CompiledModel, raw: string): WordEntry {
+  let entry = model.entries.get(raw);
+  if (entry === undefined) {
+    const stemmed = stem(raw);
+    entry = {
+      stem: stemmed,
+      mask: conceptMask(stemmed),
+      feature: model.words.get(stemmed),
+      following: model.pairs.get(stemmed),
+    };
+    if (model.entries.size >= wordEntryCacheSize) model.entries.clear();
+    model.entries.set(raw, entry);
+  }
+  return entry;
+}
+
 function summarise(model: CompiledModel, lower: string, start: number, end: number): SentenceSummary | null {
   const features: WeightedFeature[] = [];
   let mask = 0;
-  let previous: string | undefined;
-  let words = 0;
-  forEachWord(lower, start, end, (stem) => {
-    words++;
-    const word = model.words.get(stem);
-    if (word !== undefined) features.push(word);
-    if (previous !== undefined) {
-      const pair = model.pairs.get(previous)?.get(stem);
-      if (pair !== undefined) features.push(pair);
-    }
-    previous = stem;
-    mask |= conceptMask(stem);
-  });
-  return words === 0 ? null : { start, end, features, mask };
+  let previous: WordEntry | undefined;
+  const pattern = scoringWordPattern;
+  pattern.lastIndex = start;
+  for (let match = pattern.exec(lower); match !== null && match.index < end; match = pattern.exec(lower)) {
+    const matchEnd = match.index + match[0].length;
+    const entry = wordEntry(model, matchEnd > end ? lower.slice(match.index, end) : match[0]);
+    if (entry.feature !== undefined) features.push(entry.feature);
+    const pair = previous?.following?.get(entry.stem);
+    if (pair !== undefined) features.push(pair);
+    previous = entry;
+    mask |= entry.mask;
+  }
+  return previous === undefined ? null : { start, end, features, mask };
 }
 
 function windowScore(model: CompiledModel, sentences: readonly SentenceSummary[]): number {
