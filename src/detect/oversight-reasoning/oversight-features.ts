@@ -416,7 +416,8 @@ function addFeature(features: Map<string, TextWord[]>, name: string, word: TextW
   else if (words.length < maximumWordsPerFeature) words.push(word);
 }
 
-function readSentence(lower: string, start: number, end: number): TextSentence | null {
+/** One sentence's features and concepts, as training reads them. */
+export function readSentence(lower: string, start: number, end: number): TextSentence | null {
   const features = new Map<string, TextWord[]>();
   const concepts = new Set<string>();
   let previous: string | undefined;

@@ -4,6 +4,7 @@ import {
   conceptsOf,
   forEachSentence,
   oversightConcepts,
+  readSentence,
   stem,
   type TextSentence,
   type TextWindow,
@@ -29,7 +30,11 @@ const evidenceWords = 4;
 /** One weighted word or word pair; sentences collect these objects, so a window counts each once. */
 interface WeightedFeature {
   readonly weight: number;
+  /** The last window that counted it (scoring is synchronous, so one counter serves every model). */
+  countedIn: number;
 }
+
+let windowCounter = 0;
 
 /** The model in the form scoring reads fastest: lookups by stem, concepts as bits. */
 interface CompiledModel {
@@ -70,12 +75,12 @@ function compile(model: OversightModel): CompiledModel {
   const conceptPairWeights = new Float64Array(conceptCount * conceptCount);
   for (const [feature, weight] of Object.entries(model.weights)) {
     const body = feature.slice(2);
-    if (feature.startsWith("w:")) words.set(body, { weight });
+    if (feature.startsWith("w:")) words.set(body, { weight, countedIn: 0 });
     else if (feature.startsWith("b:")) {
       const split = body.indexOf("_");
       const first = body.slice(0, split);
       const following = pairs.get(first) ?? new Map<string, WeightedFeature>();
-      following.set(body.slice(split + 1), { weight });
+      following.set(body.slice(split + 1), { weight, countedIn: 0 });
       pairs.set(first, following);
     } else if (feature.startsWith("c:")) conceptWeights[conceptBit.get(body)!] = weight;
     else if (feature.startsWith("p:")) {
@@ -156,16 +161,14 @@ function summarise(model: CompiledModel, lower: string, start: number, end: numb
 function windowScore(model: CompiledModel, sentences: readonly SentenceSummary[]): number {
   let sum = model.bias;
   let mask = 0;
-  if (sentences.length === 1) {
-    for (const feature of new Set(sentences[0]!.features)) sum += feature.weight;
-    mask = sentences[0]!.mask;
-  } else {
-    const seen = new Set<WeightedFeature>();
-    for (const sentence of sentences) {
-      for (const feature of sentence.features) seen.add(feature);
-      mask |= sentence.mask;
+  const window = ++windowCounter;
+  for (const sentence of sentences) {
+    for (const feature of sentence.features) {
+      if (feature.countedIn === window) continue;
+      feature.countedIn = window;
+      sum += feature.weight;
     }
-    for (const feature of seen) sum += feature.weight;
+    mask |= sentence.mask;
   }
   for (let left = 0; left < conceptCount; left++) {
     if ((mask & (1 << left)) === 0) continue;
@@ -220,24 +223,36 @@ function sigmoid(value: number): number {
 export function scoreWithModel(model: OversightModel, text: string): TextClassification {
   const compiled = compile(model);
   const sentences: SentenceSummary[] = [];
+  let lowered = "";
   forEachSentence(text, readLength, (lower, start, end) => {
+    lowered = lower;
     const sentence = summarise(compiled, lower, start, end);
     if (sentence !== null) sentences.push(sentence);
   });
   let best = Number.NEGATIVE_INFINITY;
-  let bestStart = -1;
+  let bestFirst = -1;
   const size = Math.min(windowSentences, sentences.length);
   for (let first = 0; size > 0 && first + size <= sentences.length; first++) {
     const covered = sentences.slice(first, first + size);
     if (!covered.some((sentence) => (sentence.mask & compiled.gateMask) !== 0)) continue;
     const score = windowScore(compiled, covered);
-    if (score > best) [best, bestStart] = [score, covered[0]!.start];
+    if (score > best) [best, bestFirst] = [score, first];
   }
-  if (bestStart < 0) return { flagged: false, score: sigmoid(model.bias), evidence: [] };
+  if (bestFirst < 0) return { flagged: false, score: sigmoid(model.bias), evidence: [] };
   const score = sigmoid(best);
   if (score < 0.5) return { flagged: false, score, evidence: [] };
-  const window = textWindows(text, readLength).find((candidate) => candidate.start === bestStart);
-  return { flagged: true, score, evidence: window === undefined ? [] : evidenceOf(window, compiled.weights) };
+  // Evidence reads only the best window's sentences in full.
+  const window = sentences
+    .slice(bestFirst, bestFirst + size)
+    .map((sentence) => readSentence(lowered, sentence.start, sentence.end)!);
+  return {
+    flagged: true,
+    score,
+    evidence: evidenceOf(
+      { start: window[0]!.start, end: window.at(-1)!.end, sentences: window },
+      compiled.weights,
+    ),
+  };
 }
 
 /** The same score as `scoreWithModel`, from the features as training reads them (for tests). */
