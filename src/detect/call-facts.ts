@@ -18,16 +18,34 @@ export function toolKey(data: EventData<"tool-call">): string {
 export function argumentWords(value: unknown, into = new Set<string>(), depth = 0): Set<string> {
   if (depth > 8 || into.size > 200) return into;
   if (typeof value === "string" || typeof value === "number") {
-    for (const word of String(value)
-      .toLowerCase()
-      .split(/[^\p{L}\p{N}]+/u))
-      if (word.length > 0) into.add(word);
+    addWords(String(value), into);
   } else if (Array.isArray(value)) {
     for (const item of value) argumentWords(item, into, depth + 1);
   } else if (isRecord(value)) {
     for (const item of Object.values(value)) argumentWords(item, into, depth + 1);
   }
   return into;
+}
+
+const nonAscii = /[^\x00-\x7f]/;
+
+function addWords(text: string, into: Set<string>): void {
+  if (nonAscii.test(text)) {
+    for (const word of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (word.length > 0) into.add(word);
+    return;
+  }
+  const lower = text.toLowerCase();
+  let start = -1;
+  for (let index = 0; index <= lower.length; index++) {
+    const code = index < lower.length ? lower.charCodeAt(index) : 0;
+    const wordCharacter = (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
+    if (wordCharacter) {
+      if (start < 0) start = index;
+    } else if (start >= 0) {
+      into.add(lower.slice(start, index));
+      start = -1;
+    }
+  }
 }
 
 export function jaccard(left: ReadonlySet<string>, right: ReadonlySet<string>): number {
