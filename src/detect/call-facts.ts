@@ -5,9 +5,25 @@ import { classifyRefusal } from "./refusal/refusal-classifier.js";
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** Keys already built, so map lookups on them reuse one string (and its hash); bounded. */
+const toolKeys = new Map<string, Map<string, string>>();
+const maximumInterned = 1000;
+
 /** A tool's name as detectors key it: `server/tool`. */
 export function toolKey(data: EventData<"tool-call">): string {
-  return `${data.server}/${data.tool}`;
+  let byTool = toolKeys.get(data.server);
+  if (byTool === undefined) {
+    if (toolKeys.size >= maximumInterned) toolKeys.clear();
+    byTool = new Map();
+    toolKeys.set(data.server, byTool);
+  }
+  let key = byTool.get(data.tool);
+  if (key === undefined) {
+    if (byTool.size >= maximumInterned) byTool.clear();
+    key = `${data.server}/${data.tool}`;
+    byTool.set(data.tool, key);
+  }
+  return key;
 }
 
 /**
@@ -27,10 +43,13 @@ export function argumentWords(value: unknown, into = new Set<string>(), depth = 
   return into;
 }
 
-const nonAscii = /[^\x00-\x7f]/;
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 127) return false;
+  return true;
+}
 
 function addWords(text: string, into: Set<string>): void {
-  if (nonAscii.test(text)) {
+  if (!isAscii(text)) {
     for (const word of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (word.length > 0) into.add(word);
     return;
   }
