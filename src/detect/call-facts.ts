@@ -5,9 +5,25 @@ import { classifyRefusal } from "./refusal/refusal-classifier.js";
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** Keys already built, so map lookups on them reuse one string (and its hash); bounded. */
+const toolKeys = new Map<string, Map<string, string>>();
+const maximumInterned = 1000;
+
 /** A tool's name as detectors key it: `server/tool`. */
 export function toolKey(data: EventData<"tool-call">): string {
-  return `${data.server}/${data.tool}`;
+  let byTool = toolKeys.get(data.server);
+  if (byTool === undefined) {
+    if (toolKeys.size >= maximumInterned) toolKeys.clear();
+    byTool = new Map();
+    toolKeys.set(data.server, byTool);
+  }
+  let key = byTool.get(data.tool);
+  if (key === undefined) {
+    if (byTool.size >= maximumInterned) byTool.clear();
+    key = `${data.server}/${data.tool}`;
+    byTool.set(data.tool, key);
+  }
+  return key;
 }
 
 /**
@@ -18,16 +34,37 @@ export function toolKey(data: EventData<"tool-call">): string {
 export function argumentWords(value: unknown, into = new Set<string>(), depth = 0): Set<string> {
   if (depth > 8 || into.size > 200) return into;
   if (typeof value === "string" || typeof value === "number") {
-    for (const word of String(value)
-      .toLowerCase()
-      .split(/[^\p{L}\p{N}]+/u))
-      if (word.length > 0) into.add(word);
+    addWords(String(value), into);
   } else if (Array.isArray(value)) {
     for (const item of value) argumentWords(item, into, depth + 1);
   } else if (isRecord(value)) {
     for (const item of Object.values(value)) argumentWords(item, into, depth + 1);
   }
   return into;
+}
+
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 127) return false;
+  return true;
+}
+
+function addWords(text: string, into: Set<string>): void {
+  if (!isAscii(text)) {
+    for (const word of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (word.length > 0) into.add(word);
+    return;
+  }
+  const lower = text.toLowerCase();
+  let start = -1;
+  for (let index = 0; index <= lower.length; index++) {
+    const code = index < lower.length ? lower.charCodeAt(index) : 0;
+    const wordCharacter = (code >= 97 && code <= 122) || (code >= 48 && code <= 57);
+    if (wordCharacter) {
+      if (start < 0) start = index;
+    } else if (start >= 0) {
+      into.add(lower.slice(start, index));
+      start = -1;
+    }
+  }
 }
 
 export function jaccard(left: ReadonlySet<string>, right: ReadonlySet<string>): number {

@@ -90,8 +90,10 @@ export function scoreCues(scorer: CueScorer, text: string): TextClassification {
     if (found > 0) sum += cue.weight * (found > 1 ? 1 + repeatWeight : 1);
   }
   if (scorer.cooccurrences !== undefined && scorer.cooccurrences.length > 0) {
-    const sentences = splitSentences(lower);
+    let sentences: [number, number][] | undefined;
     for (const cue of scorer.cooccurrences) {
+      if (!everyGroupOccurs(cue, lower)) continue;
+      sentences ??= splitSentences(lower);
       const spans = findCooccurrence(cue, lower, sentences);
       if (spans === null) continue;
       sum += cue.weight;
@@ -101,6 +103,20 @@ export function scoreCues(scorer: CueScorer, text: string): TextClassification {
   evidence.sort((left, right) => left.start - right.start || left.end - right.end);
   const score = 1 / (1 + Math.exp(-sum));
   return { flagged: score >= 0.5, score, evidence };
+}
+
+/**
+ * A window is a stretch of the text bounded by sentence ends (never word characters), so a
+ * group absent from the whole text is absent from every window.
+ */
+function everyGroupOccurs(cue: CooccurrenceCue, text: string): boolean {
+  for (const group of cue.groups) {
+    group.lastIndex = 0;
+    const found = group.test(text);
+    group.lastIndex = 0;
+    if (!found) return false;
+  }
+  return true;
 }
 
 /** `[start, end)` of each sentence, as `sentenceAround` bounds them. */

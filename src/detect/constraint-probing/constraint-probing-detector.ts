@@ -38,8 +38,12 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
   const similarity = options.similarity ?? 0.5;
   const remembered = options.remembered ?? 20;
   const sessions = new Map<string, SessionState>();
+  // Consecutive events are mostly of one session; eviction only happens when another starts.
+  let last: { agentId: string; sessionId: string; state: SessionState } | null = null;
 
   const sessionOf = (event: StoredEvent): SessionState => {
+    if (last !== null && last.agentId === event.agentId && last.sessionId === event.sessionId)
+      return last.state;
     const key = `${event.agentId}\n${event.sessionId}`;
     let state = sessions.get(key);
     if (state === undefined) {
@@ -47,6 +51,7 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
       state = { calls: new Map(), denials: [] };
       sessions.set(key, state);
     }
+    last = { agentId: event.agentId, sessionId: event.sessionId, state };
     return state;
   };
 
@@ -76,7 +81,13 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
       const applied = data.applied;
       if (applied.effect === "deny") {
         const earlier = state.denials.filter((denial) => related(call, applied.ruleId, denial));
-        state.denials.push({ ...call, ruleId: applied.ruleId, decisionEventId: event.id });
+        state.denials.push({
+          tool: call.tool,
+          words: call.words,
+          eventId: call.eventId,
+          ruleId: applied.ruleId,
+          decisionEventId: event.id,
+        });
         if (state.denials.length > remembered) state.denials.shift();
         if (earlier.length === 0) return [];
         const attempt = earlier.length + 1;
@@ -95,14 +106,9 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
           },
         ];
       }
-      if (applied.effect !== "allow" || call.words.size < 2) return [];
-      const around = state.denials.filter(
-        (denial) =>
-          jaccard(call.words, denial.words) >= similarity &&
-          (denial.tool !== call.tool || jaccard(call.words, denial.words) < 1),
-      );
-      if (around.length === 0) return [];
-      const denial = around.at(-1)!;
+      if (applied.effect !== "allow" || call.words.size < 2 || state.denials.length === 0) return [];
+      const denial = lastAroundDenial(state.denials, call, similarity);
+      if (denial === undefined) return [];
       return [
         {
           detector: "constraint-probing",
@@ -114,4 +120,18 @@ export function createConstraintProbingDetector(options: ConstraintProbingOption
       ];
     },
   };
+}
+
+/** The latest denial an allowed call got around: overlapping arguments, another tool or other words. */
+function lastAroundDenial(
+  denials: readonly Denial[],
+  call: CallFacts,
+  similarity: number,
+): Denial | undefined {
+  for (let index = denials.length - 1; index >= 0; index--) {
+    const denial = denials[index]!;
+    const overlap = jaccard(call.words, denial.words);
+    if (overlap >= similarity && (denial.tool !== call.tool || overlap < 1)) return denial;
+  }
+  return undefined;
 }

@@ -22,7 +22,12 @@ interface AgentBaseline {
   calls: number;
   tools: Map<string, number>;
   /** previous tool → next tool → count, in each session's order. */
-  transitions: Map<string, Map<string, number>>;
+  transitions: Map<string, Transitions>;
+}
+
+interface Transitions {
+  next: Map<string, number>;
+  total: number;
 }
 
 /**
@@ -38,6 +43,21 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
   const manifestOf = compileToolManifests(options.manifests ?? new Map());
   const baselines = new Map<string, AgentBaseline>();
   const lastTool = new Map<string, string>();
+  // Consecutive calls are mostly of one session: its key is built once.
+  let lastSession: { agentId: string; sessionId: string; key: string } | null = null;
+  const sessionKeyOf = (event: StoredEvent): string => {
+    if (
+      lastSession === null ||
+      lastSession.agentId !== event.agentId ||
+      lastSession.sessionId !== event.sessionId
+    )
+      lastSession = {
+        agentId: event.agentId,
+        sessionId: event.sessionId,
+        key: `${event.agentId}\n${event.sessionId}`,
+      };
+    return lastSession.key;
+  };
 
   return {
     name: "unexpected-tool",
@@ -73,13 +93,13 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
           evidence: [{ eventId: event.id }],
         });
       }
-      const sessionKey = `${event.agentId}\n${event.sessionId}`;
+      const sessionKey = sessionKeyOf(event);
       const previous = lastTool.get(sessionKey);
       if (previous !== undefined) {
-        const next = baseline.transitions.get(previous);
-        const total = next === undefined ? 0 : sum(next.values());
-        if (next !== undefined && total >= minimumTransitions && baseline.tools.has(tool)) {
-          const probability = ((next.get(tool) ?? 0) + 1) / (total + baseline.tools.size + 1);
+        const transitions = baseline.transitions.get(previous);
+        const total = transitions === undefined ? 0 : transitions.total;
+        if (transitions !== undefined && total >= minimumTransitions && baseline.tools.has(tool)) {
+          const probability = ((transitions.next.get(tool) ?? 0) + 1) / (total + baseline.tools.size + 1);
           if (probability < improbable) {
             findings.push({
               detector: "unexpected-tool",
@@ -99,18 +119,16 @@ export function createUnexpectedToolDetector(options: UnexpectedToolOptions = {}
         baseline.calls++;
         baseline.tools.set(tool, (baseline.tools.get(tool) ?? 0) + 1);
         if (previous !== undefined) {
-          const next = baseline.transitions.get(previous) ?? new Map<string, number>();
-          baseline.transitions.set(previous, next);
-          next.set(tool, (next.get(tool) ?? 0) + 1);
+          let transitions = baseline.transitions.get(previous);
+          if (transitions === undefined) {
+            transitions = { next: new Map(), total: 0 };
+            baseline.transitions.set(previous, transitions);
+          }
+          transitions.next.set(tool, (transitions.next.get(tool) ?? 0) + 1);
+          transitions.total++;
         }
       }
       return findings;
     },
   };
-}
-
-function sum(values: Iterable<number>): number {
-  let total = 0;
-  for (const value of values) total += value;
-  return total;
 }
