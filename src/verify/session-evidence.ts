@@ -70,7 +70,20 @@ function commandOf(argumentsValue: unknown): string | null {
   return null;
 }
 
+const toolChangeKinds = new Map<string, ChangeKind | null>();
+
+/** `changeKindOfName`, looked up once per distinct tool name. */
 function changeKindOfTool(tool: string): ChangeKind | null {
+  let kind = toolChangeKinds.get(tool);
+  if (kind === undefined) {
+    kind = changeKindOfName(tool);
+    if (toolChangeKinds.size >= maximumItems) toolChangeKinds.clear();
+    toolChangeKinds.set(tool, kind);
+  }
+  return kind;
+}
+
+function changeKindOfName(tool: string): ChangeKind | null {
   const name = tool.toLowerCase();
   if (/(?:delete|remove|unlink|^rm$)/.test(name)) return "deleted";
   if (/create/.test(name)) return "created";
