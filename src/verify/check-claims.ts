@@ -1,11 +1,51 @@
 import type { Claim, ClaimCheck } from "./claim.js";
-import { type CommandRun, type SessionEvidence, samePath } from "./session-evidence.js";
+import {
+  type ChangeKind,
+  type CommandRun,
+  type FileChangeEvidence,
+  type SessionEvidence,
+  samePathAs,
+} from "./session-evidence.js";
 import {
   parseTestOutput,
   recognisedBuildCommand,
   recognisedDeployCommand,
   recognisedTestCommand,
+  type TestSummary,
 } from "./test-runner-output.js";
+
+const maximumMemoised = 1000;
+
+/** A command-string predicate that recognises each distinct command once. */
+function memoised(recognise: (command: string) => boolean): (run: CommandRun) => boolean {
+  const known = new Map<string, boolean>();
+  return (run) => {
+    let value = known.get(run.command);
+    if (value === undefined) {
+      value = recognise(run.command);
+      if (known.size >= maximumMemoised) known.clear();
+      known.set(run.command, value);
+    }
+    return value;
+  };
+}
+
+const acceptedChanges: Record<"file-created" | "file-changed" | "file-deleted", ChangeKind[]> = {
+  "file-deleted": ["deleted"],
+  "file-created": ["created", "written"],
+  "file-changed": ["created", "modified", "written"],
+};
+
+const isTestRun = memoised((command) => recognisedTestCommand(command) !== null);
+const isBuildRun = memoised(recognisedBuildCommand);
+const isDeployRun = memoised(recognisedDeployCommand);
+
+let lastOutput: { output: string; summary: TestSummary | null } | undefined;
+/** The runner summary of a run's output; the same output is parsed once in a row. */
+function summaryOf(output: string): TestSummary | null {
+  if (lastOutput?.output !== output) lastOutput = { output, summary: parseTestOutput(output) };
+  return lastOutput.summary;
+}
 
 /**
  * Checks one claim against the record of its session up to the message that makes it.
@@ -24,10 +64,9 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
     reason,
     evidenceEventIds: events.filter((id): id is string => id !== undefined),
   });
-  const judgeRuns = (runs: CommandRun[], what: string, summarise: boolean): ClaimCheck => {
-    const last = runs.at(-1);
+  const judgeRuns = (last: CommandRun | undefined, what: string, summarise: boolean): ClaimCheck => {
     if (last === undefined) return verdict("unverifiable", `no recognised ${what} command was recorded`);
-    const summary = summarise ? parseTestOutput(last.output) : null;
+    const summary = summarise ? summaryOf(last.output) : null;
     if ((last.exitCode !== null && last.exitCode !== 0) || (summary !== null && summary.failed > 0)) {
       return verdict(
         "contradicted",
@@ -56,23 +95,11 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
 
   switch (claim.kind) {
     case "tests-pass":
-      return judgeRuns(
-        evidence.commands.filter((run) => recognisedTestCommand(run.command) !== null),
-        "test",
-        true,
-      );
+      return judgeRuns(evidence.commands.findLast(isTestRun), "test", true);
     case "build-succeeded":
-      return judgeRuns(
-        evidence.commands.filter((run) => recognisedBuildCommand(run.command)),
-        "build",
-        false,
-      );
+      return judgeRuns(evidence.commands.findLast(isBuildRun), "build", false);
     case "deployed":
-      return judgeRuns(
-        evidence.commands.filter((run) => recognisedDeployCommand(run.command)),
-        "deploy",
-        false,
-      );
+      return judgeRuns(evidence.commands.findLast(isDeployRun), "deploy", false);
     case "command-ran": {
       const wanted = (claim.subject ?? "").replace(/\s+/g, " ").trim();
       const run = evidence.commands.findLast((item) => item.command.replace(/\s+/g, " ").includes(wanted));
@@ -85,18 +112,17 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
     case "file-changed":
     case "file-deleted": {
       const subject = claim.subject ?? "";
-      const changes = evidence.changes.filter((change) => samePath(change.path, subject));
-      const accepted =
-        claim.kind === "file-deleted"
-          ? ["deleted"]
-          : claim.kind === "file-created"
-            ? ["created", "written"]
-            : ["created", "modified", "written"];
-      const matching = changes.findLast((change) => accepted.includes(change.kind));
-      if (matching !== undefined)
-        return verdict("supported", `${matching.path} was ${matching.kind}`, [matching.eventId]);
-      if (changes.length > 0) {
-        const other = changes.at(-1)!;
+      const accepted = acceptedChanges[claim.kind];
+      const names = samePathAs(subject);
+      let other: FileChangeEvidence | undefined;
+      for (let index = evidence.changes.length - 1; index >= 0; index--) {
+        const change = evidence.changes[index]!;
+        if (!names(change.path)) continue;
+        if (accepted.includes(change.kind))
+          return verdict("supported", `${change.path} was ${change.kind}`, [change.eventId]);
+        other ??= change;
+      }
+      if (other !== undefined) {
         return verdict(
           "contradicted",
           `${other.path} was ${other.kind}, not ${claim.kind.slice("file-".length)}`,
@@ -114,7 +140,8 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
     }
     case "file-unchanged": {
       const subject = claim.subject ?? "";
-      const change = evidence.changes.findLast((item) => samePath(item.path, subject));
+      const names = samePathAs(subject);
+      const change = evidence.changes.findLast((item) => names(item.path));
       if (change !== undefined)
         return verdict("contradicted", `${change.path} was ${change.kind}`, [change.eventId]);
       if (evidence.changeSetRecorded)
@@ -122,12 +149,12 @@ export function checkClaim(claim: Claim, evidence: SessionEvidence): ClaimCheck 
       return verdict("unverifiable", "no complete change set was recorded");
     }
     case "task-complete": {
-      for (const [what, runs] of [
-        ["test", evidence.commands.filter((run) => recognisedTestCommand(run.command) !== null)],
-        ["build", evidence.commands.filter((run) => recognisedBuildCommand(run.command))],
+      for (const [what, isRun] of [
+        ["test", isTestRun],
+        ["build", isBuildRun],
       ] as const) {
-        const last = runs.at(-1);
-        const summary = last ? parseTestOutput(last.output) : null;
+        const last = evidence.commands.findLast(isRun);
+        const summary = last ? summaryOf(last.output) : null;
         if (last && ((last.exitCode !== null && last.exitCode !== 0) || (summary?.failed ?? 0) > 0)) {
           return verdict("contradicted", `the last ${what} run (\`${last.command}\`) failed`, [last.eventId]);
         }

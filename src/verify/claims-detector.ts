@@ -16,18 +16,27 @@ const maximumSessions = 2000;
  */
 export function createClaimsDetector(): Detector {
   const sessions = new Map<string, SessionEvidence>();
+  // Events of one session mostly arrive together: the last session's evidence skips the lookup.
+  let last: { agentId: string; sessionId: string; evidence: SessionEvidence } | undefined;
+  const evidenceOf = (event: StoredEvent): SessionEvidence => {
+    if (last !== undefined && last.agentId === event.agentId && last.sessionId === event.sessionId)
+      return last.evidence;
+    const key = `${event.agentId}\n${event.sessionId}`;
+    let evidence = sessions.get(key);
+    if (evidence === undefined) {
+      if (sessions.size >= maximumSessions) sessions.delete(sessions.keys().next().value!);
+      evidence = new SessionEvidence();
+      sessions.set(key, evidence);
+    }
+    last = { agentId: event.agentId, sessionId: event.sessionId, evidence };
+    return evidence;
+  };
   return {
     name: "claims",
     stateful: true,
     eventTypes: ["tool-call", "tool-result", "sandbox-run", "model-response"],
     inspect(event: StoredEvent): ClaimCheckReport[] {
-      const key = `${event.agentId}\n${event.sessionId}`;
-      let evidence = sessions.get(key);
-      if (evidence === undefined) {
-        if (sessions.size >= maximumSessions) sessions.delete(sessions.keys().next().value!);
-        evidence = new SessionEvidence();
-        sessions.set(key, evidence);
-      }
+      const evidence = evidenceOf(event);
       if (event.type !== "model-response") {
         evidence.add(event);
         return [];

@@ -3,42 +3,55 @@ import type { Claim, ClaimKind } from "./claim.js";
 /**
  * Claim patterns, tried on each sentence (lower case). A success claim with a negation or a
  * hedge in the same clause ("tests do not pass yet", "I could not get the build to work") is
- * not a claim of success and is skipped.
+ * not a claim of success and is skipped. Each pattern comes with words one of which every match
+ * contains: a sentence with none of them is not tried.
  */
-const patterns: [ClaimKind, RegExp][] = [
+const patterns: [ClaimKind, RegExp, string[]][] = [
   [
     "tests-pass",
     /\b(?:(?:all|the|\d+)\s+(?:of the\s+)?(?:\w+\s+)?tests?(?:\s+suites?)?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed)?|are green|went green)|tests?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|are green)|test suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)|(?:passing|green) tests?|(?:ran|run|running) the (?:\w+\s+)?tests?(?:\s+\w+){0,3}?\s*(?:and|:|,)\s+(?:they|all|everything|each)(?:\s+(?:of them|all))?\s+pass(?:es|ed)?|(?:\d+)\s+passed,\s+0\s+failed)\b/,
+    ["test", "passed"],
   ],
   [
     "build-succeeded",
     /\b(?:(?:the\s+)?build\s+(?:now\s+)?(?:succeeds|succeeded|passes|passed|is green|works|is clean|completed)|builds?\s+(?:cleanly|successfully|without errors)|compiles?\s+(?:cleanly|successfully|without errors)|compiled\s+(?:cleanly|successfully|without errors)|(?:the\s+)?typecheck\s+(?:passes|passed|is clean))\b/,
+    ["build", "compile", "typecheck"],
   ],
   [
     "file-unchanged",
     /\b(?:i\s+)?(?:did not|didn't|have not|haven't|never)\s+(?:change|modify|touch|edit|alter)(?:d)?\s+(?<subject>[^\s,;]+)/,
+    ["not", "n't", "never"],
   ],
-  ["file-unchanged", /\b(?:left|kept)\s+(?<subject>[^\s,;]+)\s+(?:unchanged|untouched|as it was)\b/],
+  [
+    "file-unchanged",
+    /\b(?:left|kept)\s+(?<subject>[^\s,;]+)\s+(?:unchanged|untouched|as it was)\b/,
+    ["left", "kept"],
+  ],
   [
     "file-deleted",
     /\b(?:deleted|removed)\s+(?:the\s+)?(?:file\s+|directory\s+|folder\s+)?(?<subject>[^\s,;]+)/,
+    ["deleted", "removed"],
   ],
   [
     "file-created",
     /\b(?:created|added|wrote|generated)\s+(?:a\s+|the\s+|an\s+)?(?:new\s+)?(?:file\s+|test file\s+|module\s+)?(?<subject>[^\s,;]+)/,
+    ["created", "added", "wrote", "generated"],
   ],
   [
     "file-changed",
     /\b(?:updated|modified|edited|changed|fixed|refactored|rewrote)\s+(?:the\s+)?(?:file\s+)?(?<subject>[^\s,;]+)/,
+    ["updated", "modified", "edited", "changed", "fixed", "refactored", "rewrote"],
   ],
-  ["command-ran", /\b(?:i\s+)?(?:ran|executed|have run|invoked)\s+(?<subject>`[^`]+`)/],
+  ["command-ran", /\b(?:i\s+)?(?:ran|executed|have run|invoked)\s+(?<subject>`[^`]+`)/, ["`"]],
   [
     "deployed",
     /\b(?:deployed(?:\s+(?:it|the\s+\w+|version\s+\S+))?(?:\s+to\s+\w+)?|deployment\s+(?:succeeded|is live|completed|finished)|(?:is|are)\s+now\s+live\s+(?:in|on)\s+production|released\s+to\s+production)\b/,
+    ["deploy", "production"],
   ],
   [
     "task-complete",
     /\b(?:(?:the\s+)?task\s+is\s+(?:now\s+)?(?:complete|done|finished)|i(?:'ve| have)\s+(?:completed|finished)\s+the\s+task|everything\s+is\s+(?:done|complete|working)|all\s+done|(?:the\s+)?(?:fix|feature|change|implementation)\s+is\s+(?:complete|done|finished|in place)|successfully\s+(?:completed|implemented|fixed))\b|^\s*(?:all\s+)?done\s*[.!]*\s*$/,
+    ["task", "everything", "done", "complete", "finished", "in place", "successfully"],
   ],
 ];
 
@@ -91,7 +104,8 @@ export function extractClaims(message: string): Claim[] {
   for (const [start, end] of sentences(lower)) {
     const text = lower.slice(start, end);
     if (text.trim() === "" || text.trimEnd().endsWith("?")) continue;
-    for (const [kind, pattern] of patterns) {
+    for (const [kind, pattern, needles] of patterns) {
+      if (!needles.some((needle) => text.includes(needle))) continue;
       const found = pattern.exec(text);
       if (found === null) continue;
       const before = text.slice(0, found.index + found[0].length);

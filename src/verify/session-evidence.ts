@@ -70,7 +70,20 @@ function commandOf(argumentsValue: unknown): string | null {
   return null;
 }
 
+const toolChangeKinds = new Map<string, ChangeKind | null>();
+
+/** `changeKindOfName`, looked up once per distinct tool name. */
 function changeKindOfTool(tool: string): ChangeKind | null {
+  let kind = toolChangeKinds.get(tool);
+  if (kind === undefined) {
+    kind = changeKindOfName(tool);
+    if (toolChangeKinds.size >= maximumItems) toolChangeKinds.clear();
+    toolChangeKinds.set(tool, kind);
+  }
+  return kind;
+}
+
+function changeKindOfName(tool: string): ChangeKind | null {
   const name = tool.toLowerCase();
   if (/(?:delete|remove|unlink|^rm$)/.test(name)) return "deleted";
   if (/create/.test(name)) return "created";
@@ -79,7 +92,10 @@ function changeKindOfTool(tool: string): ChangeKind | null {
   return null;
 }
 
-const normalisePath = (value: string) => value.replace(/\\/g, "/").replace(/^\.\//, "").replace(/\/+$/, "");
+const normalisePath = (value: string) =>
+  value.includes("\\") || value.startsWith("./") || value.endsWith("/")
+    ? value.replace(/\\/g, "/").replace(/^\.\//, "").replace(/\/+$/, "")
+    : value;
 
 /**
  * What the record shows a session did: commands run (with exit codes and output) and files
@@ -185,7 +201,15 @@ export class SessionEvidence {
 
 /** Whether a recorded path is the one a claim names (either may be relative to the other). */
 export function samePath(recorded: string, claimed: string): boolean {
-  const left = normalisePath(recorded);
+  return samePathAs(claimed)(recorded);
+}
+
+/** `samePath` for one claimed path, normalised once, against many recorded paths. */
+export function samePathAs(claimed: string): (recorded: string) => boolean {
   const right = normalisePath(claimed.replace(/^\//, ""));
-  return left === right || left.endsWith(`/${right}`) || right.endsWith(`/${left}`);
+  const rightSuffix = `/${right}`;
+  return (recorded) => {
+    const left = normalisePath(recorded);
+    return left === right || left.endsWith(rightSuffix) || right.endsWith(`/${left}`);
+  };
 }
