@@ -6,7 +6,7 @@ import type { Claim, ClaimKind } from "./claim.js";
  * not a claim of success and is skipped. Each pattern comes with words one of which every match
  * contains: a sentence with none of them is not tried.
  */
-const patterns: [ClaimKind, RegExp, string[]][] = [
+export const claimPatterns: readonly (readonly [ClaimKind, RegExp, readonly string[]])[] = [
   [
     "tests-pass",
     /\b(?:(?:all|the|\d+)\s+(?:of the\s+)?(?:\w+\s+)?tests?(?:\s+suites?)?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed)?|are green|went green)|tests?\s+(?:now\s+)?(?:pass(?:es|ed)?|are passing|are green)|test suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)|(?:passing|green) tests?|(?:ran|run|running) the (?:\w+\s+)?tests?(?:\s+\w+){0,3}?\s*(?:and|:|,)\s+(?:they|all|everything|each)(?:\s+(?:of them|all))?\s+pass(?:es|ed)?|(?:\d+)\s+passed,\s+0\s+failed)\b/,
@@ -19,30 +19,30 @@ const patterns: [ClaimKind, RegExp, string[]][] = [
   ],
   [
     "file-unchanged",
-    /\b(?:i\s+)?(?:did not|didn't|have not|haven't|never)\s+(?:change|modify|touch|edit|alter)(?:d)?\s+(?<subject>[^\s,;]+)/,
+    /\b(?:i\s+)?(?:did not|didn't|have not|haven't|never)\s+(?:chang(?:e|ed)|modif(?:y|ied)|touch(?:ed)?|edit(?:ed)?|alter(?:ed)?)\s+(?<subject>[^\s,;]+)/d,
     ["not", "n't", "never"],
   ],
   [
     "file-unchanged",
-    /\b(?:left|kept)\s+(?<subject>[^\s,;]+)\s+(?:unchanged|untouched|as it was)\b/,
+    /\b(?:left|kept)\s+(?<subject>[^\s,;]+)\s+(?:unchanged|untouched|as it was)\b/d,
     ["left", "kept"],
   ],
   [
     "file-deleted",
-    /\b(?:deleted|removed)\s+(?:the\s+)?(?:file\s+|directory\s+|folder\s+)?(?<subject>[^\s,;]+)/,
+    /\b(?:deleted|removed)\s+(?:the\s+)?(?:file\s+|directory\s+|folder\s+)?(?<subject>[^\s,;]+)/d,
     ["deleted", "removed"],
   ],
   [
     "file-created",
-    /\b(?:created|added|wrote|generated)\s+(?:a\s+|the\s+|an\s+)?(?:new\s+)?(?:file\s+|test file\s+|module\s+)?(?<subject>[^\s,;]+)/,
+    /\b(?:created|added|wrote|generated)\s+(?:a\s+|the\s+|an\s+)?(?:new\s+)?(?:file\s+|test file\s+|module\s+)?(?<subject>[^\s,;]+)/d,
     ["created", "added", "wrote", "generated"],
   ],
   [
     "file-changed",
-    /\b(?:updated|modified|edited|changed|fixed|refactored|rewrote)\s+(?:the\s+)?(?:file\s+)?(?<subject>[^\s,;]+)/,
+    /\b(?:updated|modified|edited|changed|fixed|refactored|rewrote)\s+(?:the\s+)?(?:file\s+)?(?<subject>[^\s,;]+)/d,
     ["updated", "modified", "edited", "changed", "fixed", "refactored", "rewrote"],
   ],
-  ["command-ran", /\b(?:i\s+)?(?:ran|executed|have run|invoked)\s+(?<subject>`[^`]+`)/, ["`"]],
+  ["command-ran", /\b(?:i\s+)?(?:ran|executed|have run|invoked)\s+(?<subject>`[^`]+`)/d, ["`"]],
   [
     "deployed",
     /\b(?:deployed(?:\s+(?:it|the\s+\w+|version\s+\S+))?(?:\s+to\s+\w+)?|deployment\s+(?:succeeded|is live|completed|finished)|(?:is|are)\s+now\s+live\s+(?:in|on)\s+production|released\s+to\s+production)\b/,
@@ -57,7 +57,10 @@ const patterns: [ClaimKind, RegExp, string[]][] = [
 
 /** Words that turn a success claim into its opposite or into a hope. */
 const negation =
-  /\b(?:not|n't|never|no longer|fail(?:s|ed|ing)?|unable|couldn't|could not|cannot|can't|won't|still|yet to|until|if|once|should|will|would|might|may|try|trying|tried|expect|hopefully|need to|needs to|todo|before)\b/;
+  /\b(?:not|\w*n't|never|no longer|fail(?:s|ed|ing)?|unable|couldn't|could not|cannot|can't|won't|still|yet to|until|if|once|should|will|would|might|may|try|trying|tried|expect|hopefully|need to|needs to|todo|before)\b/;
+
+/** "0 failed" in a runner's summary is success, not the negation "failed". */
+const zeroFailed = /\b0\s+failed\b/g;
 
 /** A path-like or backticked subject: `x`, a/b, name.ext. Anything else is no subject. */
 function cleanSubject(raw: string | undefined): string | undefined {
@@ -104,25 +107,19 @@ export function extractClaims(message: string): Claim[] {
   for (const [start, end] of sentences(lower)) {
     const text = lower.slice(start, end);
     if (text.trim() === "" || text.trimEnd().endsWith("?")) continue;
-    for (const [kind, pattern, needles] of patterns) {
+    for (const [kind, pattern, needles] of claimPatterns) {
       if (!needles.some((needle) => text.includes(needle))) continue;
       const found = pattern.exec(text);
       if (found === null) continue;
       const before = text.slice(0, found.index + found[0].length);
       if (
         kind !== "file-unchanged" &&
-        negation.test(before.slice(Math.max(0, before.length - found[0].length - 40)))
+        negation.test(before.slice(Math.max(0, before.length - found[0].length - 40)).replace(zeroFailed, ""))
       )
         continue;
-      const rawSubject = found.groups?.subject;
-      // Subjects come from the original text (paths are case-sensitive).
-      const original =
-        rawSubject === undefined
-          ? undefined
-          : message.slice(
-              start + found.index + found[0].length - rawSubject.length,
-              start + found.index + found[0].length,
-            );
+      // Subjects come from the original text (paths are case-sensitive), where the group matched.
+      const span = found.indices?.groups?.subject;
+      const original = span === undefined ? undefined : message.slice(start + span[0], start + span[1]);
       const subject = kind === "command-ran" ? original?.replace(/^`|`$/g, "") : cleanSubject(original);
       if (fileKinds.has(kind) && subject === undefined) continue;
       const key = `${kind}\n${subject ?? ""}`;
